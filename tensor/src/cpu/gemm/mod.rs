@@ -1,0 +1,1 @@
+//! BLIS-style GEMM (being written).

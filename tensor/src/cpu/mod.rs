@@ -1,0 +1,18 @@
+//! CPU kernels: the arithmetic under every tensor op, on plain slices.
+//!
+//! Nothing here knows about `Tensor`, shapes or strides beyond what a kernel needs (row lengths,
+//! matrix strides): the tensor layer (`crate::ops`) turns views into the slices these functions take.
+//! Every kernel is vectorised (runtime dispatch AVX-512 → AVX2+FMA → portable, see `simd`) and large
+//! inputs are split across threads with rayon.
+
+pub mod binary;
+pub mod float;
+pub mod gemm;
+pub mod layernorm;
+pub mod mathfn;
+pub mod reduce;
+pub mod simd;
+pub mod softmax;
+pub mod unary;
+
+pub use float::Float;

@@ -1,0 +1,2 @@
+//! `tensor`: n-dimensional arrays for the CAE stack.
+pub mod cpu;
