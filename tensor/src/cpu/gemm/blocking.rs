@@ -1,0 +1,122 @@
+//! Micro-kernel shapes and cache block sizes, one set per kernel, with the reason for each number.
+//!
+//! Targets: Intel Sapphire Rapids (48 KiB L1d, 2 MiB L2 per core) and AMD Zen 5 (48 KiB L1d, 1 MiB
+//! L2 per core), both with a large shared L3. The sizes below fit the smaller of the two.
+//!
+//! - `KC` (depth of one pass) sizes the B sliver `KC × NR` that must stay in L1 while the kernel
+//!   streams every A sliver of the block past it; it is also the run of FMAs between two loads and
+//!   stores of a C tile, so larger is better as long as the sliver fits.
+//! - `MC` sizes the packed A block `MC × KC`, which lives in L2 and is read once per B sliver.
+//! - `NC` sizes the packed B block `KC × NC`, which lives in L3 (shared by all threads) and is read once
+//!   per A block.
+//!
+//! The driver divides each dimension into equal blocks no larger than these (so 1024 with `MC = 480`
+//! gives three blocks of ~352, not 480 + 480 + 64).
+
+#[cfg(target_arch = "x86_64")]
+use super::{kernel_avx2, kernel_avx512};
+use super::{kernel_portable, pack, pack::Strided, Kernel};
+
+/// One micro-kernel call: `C[0..MR, 0..NR] ← alpha·Ap·Bp + beta·C` over `kc` steps, where Ap holds `MR`
+/// values per step, Bp holds `NR`, and C is column-major with column stride `ldc` (unit row stride).
+/// `beta == 0` must not read C.
+pub(super) type MicroKernel = unsafe fn(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    alpha: f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+);
+
+/// Packs `rows × kc` of a strided matrix into slivers of a fixed width (zero-padding the last one).
+pub(super) type PackFn = unsafe fn(x: Strided, rows: usize, kc: usize, out: *mut f32);
+
+/// Everything the driver needs to know about one kernel family.
+pub(super) struct KernelSpec {
+    /// Rows per micro-tile (the vectorised side).
+    pub mr: usize,
+    /// Columns per micro-tile (the broadcast side).
+    pub nr: usize,
+    pub mc: usize,
+    pub kc: usize,
+    pub nc: usize,
+    pub kernel: MicroKernel,
+    /// Packs A (MR-tall slivers).
+    pub pack_a: PackFn,
+    /// Packs Bᵀ (NR-tall slivers of Bᵀ are NR-wide slivers of B).
+    pub pack_b: PackFn,
+}
+
+// AVX-512 (kernel_avx512.rs). KC·NR·4 = 18 KiB of B sliver: well inside a 48 KiB L1 next to the
+// A sliver streaming through. MC·KC·4 = 720 KiB of packed A: fits a 1 MiB L2 with room for the B
+// sliver and C lines passing through. KC·NC·4 = 4.5 MiB of packed B in L3.
+const AVX512_MR: usize = 32; // rows per micro-tile: 2 zmm
+const AVX512_NR: usize = 12; // columns per micro-tile: 12 broadcasts, 24 accumulators
+const AVX512_KC: usize = 384;
+const AVX512_MC: usize = 480; // a multiple of MR
+const AVX512_NC: usize = 3072; // a multiple of NR
+
+// AVX2 (kernel_avx2.rs): same reasoning, smaller tile. KC·NR·4 = 9 KiB in L1; MC·KC·4 = 504 KiB in L2.
+const AVX2_MR: usize = 16; // 2 ymm
+const AVX2_NR: usize = 6; // 12 accumulators of the 16 ymm
+const AVX2_KC: usize = 384;
+const AVX2_MC: usize = 336;
+const AVX2_NC: usize = 3072;
+
+// Portable (kernel_portable.rs): modest sizes that suit any cache of the last decade.
+const PORTABLE_MR: usize = 8;
+const PORTABLE_NR: usize = 4;
+const PORTABLE_KC: usize = 256;
+const PORTABLE_MC: usize = 128;
+const PORTABLE_NC: usize = 2048;
+
+/// The largest `MR × NR` of any kernel: the size of the scratch tile used for edge tiles.
+pub(super) const MAX_TILE: usize = AVX512_MR * AVX512_NR;
+
+#[cfg(target_arch = "x86_64")]
+static AVX512: KernelSpec = KernelSpec {
+    mr: AVX512_MR,
+    nr: AVX512_NR,
+    mc: AVX512_MC,
+    kc: AVX512_KC,
+    nc: AVX512_NC,
+    kernel: kernel_avx512::kernel::<{ AVX512_MR / 16 }, AVX512_NR>,
+    pack_a: pack::pack_avx::<AVX512_MR>,
+    pack_b: pack::pack_avx::<AVX512_NR>,
+};
+
+#[cfg(target_arch = "x86_64")]
+static AVX2: KernelSpec = KernelSpec {
+    mr: AVX2_MR,
+    nr: AVX2_NR,
+    mc: AVX2_MC,
+    kc: AVX2_KC,
+    nc: AVX2_NC,
+    kernel: kernel_avx2::kernel::<{ AVX2_MR / 8 }, AVX2_NR>,
+    pack_a: pack::pack_avx::<AVX2_MR>,
+    pack_b: pack::pack_avx::<AVX2_NR>,
+};
+
+static PORTABLE: KernelSpec = KernelSpec {
+    mr: PORTABLE_MR,
+    nr: PORTABLE_NR,
+    mc: PORTABLE_MC,
+    kc: PORTABLE_KC,
+    nc: PORTABLE_NC,
+    kernel: kernel_portable::kernel::<PORTABLE_MR, PORTABLE_NR>,
+    pack_a: pack::pack_scalar::<PORTABLE_MR>,
+    pack_b: pack::pack_scalar::<PORTABLE_NR>,
+};
+
+/// The kernel family's shapes and block sizes.
+pub(super) fn spec(kernel: Kernel) -> &'static KernelSpec {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 => &AVX512,
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx2Fma => &AVX2,
+        _ => &PORTABLE,
+    }
+}

@@ -1,0 +1,303 @@
+//! The blocked loop nest around the micro-kernel (see the module doc of `gemm`) and its thread split.
+//!
+//! Threads: for each `(jc, pc)` pass the packed B block is shared; it is packed by all threads
+//! together (each its own slivers), then the `m × NC` tile grid is cut into one rectangle per thread.
+//! Cutting along m is preferred: each thread then packs only its own rows of A into its own L2 and
+//! nothing is packed twice. Cutting along n is used where m has too few slivers to go round.
+
+use std::cell::RefCell;
+
+use rayon::prelude::*;
+
+use super::blocking::{KernelSpec, MAX_TILE};
+use super::pack::{AlignedBuf, Strided};
+use super::{MatMut, MatRef};
+
+/// Below this many multiply-adds (m·n·k) a GEMM stays on the calling thread: 2^21 MACs take ~10 µs on
+/// one AVX-512 core, the same order as waking the pool and joining it twice per pass.
+const PAR_MIN_MACS: usize = 1 << 21;
+
+thread_local! {
+    /// Packed-B block of the GEMMs this thread drives (kept between calls: no page faults per call).
+    static B_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
+    /// Packed-A block of the tasks this thread runs.
+    static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
+}
+
+/// The output matrix as a raw pointer plus strides.
+#[derive(Clone, Copy)]
+struct StridedMut {
+    ptr: *mut f32,
+    rs: usize,
+    cs: usize,
+}
+
+// SAFETY: built from the `&mut` slice of C, borrowed for the whole call; tasks write disjoint tiles
+// (the views were checked for self-aliasing up front).
+unsafe impl Send for StridedMut {}
+unsafe impl Sync for StridedMut {}
+
+/// A raw pointer that may cross threads (into a buffer whose disjoint parts each thread writes).
+#[derive(Clone, Copy)]
+struct SendPtr(*mut f32);
+// SAFETY: see each use: threads touch disjoint ranges, or only read after a join.
+unsafe impl Send for SendPtr {}
+unsafe impl Sync for SendPtr {}
+
+impl SendPtr {
+    /// The pointer (a method, so closures capture the whole `Send` wrapper, not its field).
+    fn get(self) -> *mut f32 {
+        self.0
+    }
+}
+
+/// One GEMM with all checks done, oriented so that the kernel's unit-stride side suits C.
+pub(super) struct Problem {
+    m: usize,
+    n: usize,
+    k: usize,
+    alpha: f32,
+    beta: f32,
+    a: Strided,
+    b: Strided,
+    c: StridedMut,
+}
+
+impl Problem {
+    /// Wraps checked, non-empty views (m, n, k > 0).
+    pub fn new(alpha: f32, a: &MatRef<f32>, b: &MatRef<f32>, beta: f32, c: MatMut<f32>) -> Problem {
+        debug_assert!(c.rows > 0 && c.cols > 0 && a.cols > 0);
+        // SAFETY: the views are non-empty and bounds-checked, so each offset is inside its slice.
+        let (ap, bp, cp) = unsafe {
+            (
+                a.data.as_ptr().add(a.offset),
+                b.data.as_ptr().add(b.offset),
+                c.data.as_mut_ptr().add(c.offset),
+            )
+        };
+        let p = Problem {
+            m: c.rows,
+            n: c.cols,
+            k: a.cols,
+            alpha,
+            beta,
+            a: Strided {
+                ptr: ap,
+                rs: a.rs,
+                cs: a.cs,
+            },
+            b: Strided {
+                ptr: bp,
+                rs: b.rs,
+                cs: b.cs,
+            },
+            c: StridedMut {
+                ptr: cp,
+                rs: c.rs,
+                cs: c.cs,
+            },
+        };
+        // The kernel stores columns of C with unit stride: if C's unit stride runs along its rows,
+        // compute Cᵀ = Bᵀ·Aᵀ instead (same memory). When both strides are 1 (a single row or column),
+        // pick the orientation with the longer vectorised side.
+        let flip = match (p.c.rs == 1, p.c.cs == 1) {
+            (true, true) => p.n > p.m,
+            (rows_unit, cols_unit) => cols_unit && !rows_unit,
+        };
+        if flip {
+            p.transposed()
+        } else {
+            p
+        }
+    }
+
+    fn transposed(self) -> Problem {
+        Problem {
+            m: self.n,
+            n: self.m,
+            a: self.b.t(),
+            b: self.a.t(),
+            c: StridedMut {
+                ptr: self.c.ptr,
+                rs: self.c.cs,
+                cs: self.c.rs,
+            },
+            ..self
+        }
+    }
+}
+
+/// Runs the whole loop nest.
+pub(super) fn run(spec: &KernelSpec, p: Problem, par: bool) {
+    let macs = p.m.saturating_mul(p.n).saturating_mul(p.k);
+    let threads = if par && macs >= PAR_MIN_MACS {
+        rayon::current_num_threads().max(1)
+    } else {
+        1
+    };
+    let nc = even_block(p.n, spec.nc, spec.nr);
+    let kc = even_block(p.k, spec.kc, 1);
+    let mut bbuf = B_BUF.with(|b| b.take());
+    let bp = SendPtr(bbuf.get(kc * nc.next_multiple_of(spec.nr)));
+    for jc in (0..p.n).step_by(nc) {
+        let ncur = nc.min(p.n - jc);
+        let panels = ncur.div_ceil(spec.nr);
+        for pc in (0..p.k).step_by(kc) {
+            let kcur = kc.min(p.k - pc);
+            let beta = if pc == 0 { p.beta } else { 1.0 };
+            // SAFETY: (jc, pc) is inside Bᵀ (n × k).
+            let bsrc = unsafe { p.b.t().at(jc, pc) };
+            let pack_part = |t: usize, parts: usize| {
+                let (s0, s1) = share(panels, parts, t);
+                let rows = (s1 * spec.nr).min(ncur).saturating_sub(s0 * spec.nr);
+                if rows > 0 {
+                    // SAFETY: slivers s0..s1 of the block; threads get disjoint sliver ranges of a
+                    // buffer sized for `panels` slivers of kc·NR floats.
+                    unsafe {
+                        (spec.pack_b)(
+                            bsrc.at(s0 * spec.nr, 0),
+                            rows,
+                            kcur,
+                            bp.get().add(s0 * spec.nr * kcur),
+                        )
+                    };
+                }
+            };
+            let grid = Grid::new(threads, p.m.div_ceil(spec.mr), panels);
+            let task = |t: usize| {
+                let (mi, ni) = (t / grid.tn, t % grid.tn);
+                let (i0, i1) = share(grid.m_slivers, grid.tm, mi);
+                let rows = (i0 * spec.mr, (i1 * spec.mr).min(p.m));
+                let slivers = share(panels, grid.tn, ni);
+                // SAFETY: the B block is fully packed (joined above) and only read from here on.
+                unsafe {
+                    block_of_rows(spec, &p, pc, kcur, jc, ncur, rows, slivers, bp.get(), beta)
+                };
+            };
+            if threads == 1 {
+                pack_part(0, 1);
+                task(0);
+            } else {
+                (0..threads)
+                    .into_par_iter()
+                    .for_each(|t| pack_part(t, threads));
+                (0..grid.tm * grid.tn).into_par_iter().for_each(task);
+            }
+        }
+    }
+    B_BUF.with(|b| *b.borrow_mut() = bbuf);
+}
+
+/// One thread's rectangle: rows `rows` of C against B slivers `slivers` of the current NC block.
+///
+/// # Safety
+/// `bp` holds the packed `kcur × ncur` block of B; the rectangle is owned by this task alone.
+#[allow(clippy::too_many_arguments)]
+unsafe fn block_of_rows(
+    spec: &KernelSpec,
+    p: &Problem,
+    pc: usize,
+    kcur: usize,
+    jc: usize,
+    ncur: usize,
+    rows: (usize, usize),
+    slivers: (usize, usize),
+    bp: *const f32,
+    beta: f32,
+) {
+    let (r0, r1) = rows;
+    if r0 >= r1 || slivers.0 >= slivers.1 {
+        return;
+    }
+    let mut abuf = A_BUF.with(|b| b.take());
+    let mc = even_block(r1 - r0, spec.mc, spec.mr);
+    let ap = abuf.get(mc * kcur);
+    for ic in (r0..r1).step_by(mc) {
+        let mcur = mc.min(r1 - ic);
+        (spec.pack_a)(p.a.at(ic, pc), mcur, kcur, ap);
+        for jp in slivers.0..slivers.1 {
+            let j = jc + jp * spec.nr;
+            let ncols = spec.nr.min(jc + ncur - j);
+            let b_sliver = bp.add(jp * spec.nr * kcur);
+            for ip in 0..mcur.div_ceil(spec.mr) {
+                let i = ic + ip * spec.mr;
+                let nrows = spec.mr.min(ic + mcur - i);
+                let a_sliver = ap.add(ip * spec.mr * kcur);
+                let c = p.c.ptr.add(i * p.c.rs + j * p.c.cs);
+                if nrows == spec.mr && ncols == spec.nr && p.c.rs == 1 {
+                    (spec.kernel)(kcur, a_sliver, b_sliver, p.alpha, beta, c, p.c.cs);
+                } else {
+                    edge_tile(spec, kcur, a_sliver, b_sliver, p, beta, c, nrows, ncols);
+                }
+            }
+        }
+    }
+    A_BUF.with(|b| *b.borrow_mut() = abuf);
+}
+
+/// A partial tile, or one in a C without a unit stride: compute the whole tile into a scratch tile,
+/// then write back only the part that exists.
+#[allow(clippy::too_many_arguments)]
+unsafe fn edge_tile(
+    spec: &KernelSpec,
+    kcur: usize,
+    a: *const f32,
+    b: *const f32,
+    p: &Problem,
+    beta: f32,
+    c: *mut f32,
+    nrows: usize,
+    ncols: usize,
+) {
+    #[repr(C, align(64))]
+    struct Tile([f32; MAX_TILE]);
+    let mut tile = Tile([0.0; MAX_TILE]);
+    (spec.kernel)(kcur, a, b, p.alpha, 0.0, tile.0.as_mut_ptr(), spec.mr);
+    for j in 0..ncols {
+        for i in 0..nrows {
+            let out = c.add(i * p.c.rs + j * p.c.cs);
+            let v = tile.0[j * spec.mr + i];
+            *out = if beta == 0.0 { v } else { v + beta * *out };
+        }
+    }
+}
+
+/// How the tile grid of one pass is cut among threads: `tm` row bands × `tn` column bands.
+struct Grid {
+    tm: usize,
+    tn: usize,
+    m_slivers: usize,
+}
+
+impl Grid {
+    fn new(threads: usize, m_slivers: usize, n_slivers: usize) -> Grid {
+        // Minimise the largest rectangle (in tiles); on a tie, more row bands (no A packed twice).
+        let mut best = (usize::MAX, 1);
+        for tm in (1..=threads).filter(|&tm| threads.is_multiple_of(tm)) {
+            let tn = threads / tm;
+            let load = m_slivers.div_ceil(tm) * n_slivers.div_ceil(tn);
+            if load <= best.0 {
+                best = (load, tm);
+            }
+        }
+        Grid {
+            tm: best.1,
+            tn: threads / best.1,
+            m_slivers,
+        }
+    }
+}
+
+/// Part `t` of `count` items cut into `parts` nearly equal contiguous ranges.
+fn share(count: usize, parts: usize, t: usize) -> (usize, usize) {
+    (count * t / parts, count * (t + 1) / parts)
+}
+
+/// The block size that cuts `len` into equal blocks no larger than `max` (rounded up to a multiple
+/// of `unit`), so no pass is left with a sliver-thin remainder.
+fn even_block(len: usize, max: usize, unit: usize) -> usize {
+    let blocks = len.div_ceil(max).max(1);
+    len.div_ceil(blocks)
+        .next_multiple_of(unit)
+        .min(max.max(unit))
+}
