@@ -1,0 +1,79 @@
+//! Matrix products: 2-D, and batched over any leading dims with NumPy broadcasting of the batch.
+//!
+//! The GEMM takes each operand as (pointer, row stride, column stride), so a transposed or
+//! otherwise strided view goes in as it is — `x.matmul(&w.t())` never copies `w`.
+
+use rayon::prelude::*;
+
+use crate::cpu::gemm::{dgemm, sgemm, MatMut, MatRef, Parallelism};
+use crate::dtype::Element;
+use crate::strided::Walk;
+use crate::{DType, Layout, Shape, Tensor};
+
+/// Below this many flops per matrix, a batch runs one matrix per thread instead of splitting each.
+const PER_MATRIX_PARALLEL_FLOPS: usize = 1 << 22;
+
+type Gemm<T> = fn(MatRef<T>, MatRef<T>, MatMut<T>, Parallelism);
+
+fn batched<T: Element>(a: &Tensor, b: &Tensor, gemm: Gemm<T>) -> Tensor {
+    let (ra, rb) = (a.rank(), b.rank());
+    let (m, k, n) = (a.dims()[ra - 2], a.dims()[ra - 1], b.dims()[rb - 1]);
+    let batch = Shape::new(&a.dims()[..ra - 2]).broadcast(&Shape::new(&b.dims()[..rb - 2]));
+    let full = |rows, cols| {
+        let mut d = batch.dims().to_vec();
+        d.extend([rows, cols]);
+        Shape::new(d)
+    };
+    let (la, lb) = (a.layout().broadcast_to(&full(m, k)), b.layout().broadcast_to(&full(k, n)));
+    let batch_walk = |l: &Layout| {
+        let r = l.dims().len() - 2;
+        Walk::new(&Layout::new(batch.clone(), l.strides()[..r].to_vec(), l.offset()))
+    };
+    let (wa, wb) = (batch_walk(&la), batch_walk(&lb));
+    let (abuf, bbuf) = (a.buffer::<T>(), b.buffer::<T>());
+    let last2 = |l: &Layout| {
+        let s = l.strides();
+        (s[s.len() - 2], s[s.len() - 1])
+    };
+    let ((ars, acs), (brs, bcs)) = (last2(&la), last2(&lb));
+    let count = batch.numel();
+    let one = |i: usize, c: &mut [T], par: Parallelism| {
+        let a = MatRef { data: abuf, offset: wa.element_start(i), rows: m, cols: k, rs: ars, cs: acs };
+        let b = MatRef { data: bbuf, offset: wb.element_start(i), rows: k, cols: n, rs: brs, cs: bcs };
+        gemm(a, b, MatMut { data: c, offset: 0, rows: m, cols: n, rs: n, cs: 1 }, par);
+    };
+    let mut out = vec![T::default(); count * m * n];
+    if m * n > 0 {
+        if count > 1 && 2 * m * n * k < PER_MATRIX_PARALLEL_FLOPS {
+            out.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| one(i, c, Parallelism::None));
+        } else {
+            out.chunks_mut(m * n).enumerate().for_each(|(i, c)| one(i, c, Parallelism::Rayon));
+        }
+    }
+    Tensor::from_values(out, full(m, n))
+}
+
+impl Tensor {
+    /// Matrix product over the last two dims: [..., m, k] · [..., k, n] → [..., m, n], batch dims broadcast.
+    pub fn matmul(&self, other: &Tensor) -> Tensor {
+        assert!(
+            self.rank() >= 2 && other.rank() >= 2,
+            "matmul needs operands of rank ≥ 2, got {:?} and {:?}",
+            self.shape(),
+            other.shape()
+        );
+        assert_eq!(
+            self.dim(-1),
+            other.dim(-2),
+            "matmul: inner dimensions differ in {:?} · {:?}",
+            self.shape(),
+            other.shape()
+        );
+        assert_eq!(self.dtype(), other.dtype(), "matmul of {} and {} tensors: cast one first", self.dtype(), other.dtype());
+        match self.dtype() {
+            DType::F32 => batched::<f32>(self, other, |a, b, c, p| sgemm(1.0, a, b, 0.0, c, p)),
+            DType::F64 => batched::<f64>(self, other, |a, b, c, p| dgemm(1.0, a, b, 0.0, c, p)),
+            d => panic!("matmul computes in f32 or f64, but the tensors hold {d} (cast with to_dtype first)"),
+        }
+    }
+}

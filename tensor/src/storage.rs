@@ -1,0 +1,77 @@
+//! Where a tensor's elements live. Today the CPU; the CUDA device joins with the GPU backend.
+
+use crate::dtype::DType;
+use half::{bf16, f16};
+
+/// A device a tensor can live on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Device {
+    Cpu,
+}
+
+/// A typed, owned buffer in host memory. Views share it through an `Arc`.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CpuStorage {
+    F32(Vec<f32>),
+    F64(Vec<f64>),
+    BF16(Vec<bf16>),
+    F16(Vec<f16>),
+    U8(Vec<u8>),
+    I64(Vec<i64>),
+}
+
+impl CpuStorage {
+    pub fn dtype(&self) -> DType {
+        match self {
+            CpuStorage::F32(_) => DType::F32,
+            CpuStorage::F64(_) => DType::F64,
+            CpuStorage::BF16(_) => DType::BF16,
+            CpuStorage::F16(_) => DType::F16,
+            CpuStorage::U8(_) => DType::U8,
+            CpuStorage::I64(_) => DType::I64,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            CpuStorage::F32(v) => v.len(),
+            CpuStorage::F64(v) => v.len(),
+            CpuStorage::BF16(v) => v.len(),
+            CpuStorage::F16(v) => v.len(),
+            CpuStorage::U8(v) => v.len(),
+            CpuStorage::I64(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A zero-filled buffer of `len` elements.
+    pub fn zeros(dtype: DType, len: usize) -> CpuStorage {
+        match dtype {
+            DType::F32 => CpuStorage::F32(vec![0.0; len]),
+            DType::F64 => CpuStorage::F64(vec![0.0; len]),
+            DType::BF16 => CpuStorage::BF16(vec![bf16::ZERO; len]),
+            DType::F16 => CpuStorage::F16(vec![f16::ZERO; len]),
+            DType::U8 => CpuStorage::U8(vec![0; len]),
+            DType::I64 => CpuStorage::I64(vec![0; len]),
+        }
+    }
+}
+
+/// Run `$body` with `$v` bound to the typed `Vec` inside a `CpuStorage`, whatever its dtype.
+#[macro_export]
+#[doc(hidden)]
+macro_rules! with_storage {
+    ($storage:expr, $v:ident => $body:expr) => {
+        match $storage {
+            $crate::CpuStorage::F32($v) => $body,
+            $crate::CpuStorage::F64($v) => $body,
+            $crate::CpuStorage::BF16($v) => $body,
+            $crate::CpuStorage::F16($v) => $body,
+            $crate::CpuStorage::U8($v) => $body,
+            $crate::CpuStorage::I64($v) => $body,
+        }
+    };
+}

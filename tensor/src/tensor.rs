@@ -1,0 +1,150 @@
+//! `Tensor`: a shared storage buffer seen through a `Layout`.
+//!
+//! Tensors are values: every op returns a new tensor and never changes its inputs, so views can
+//! share storage freely (`Arc`). Cloning a tensor is cheap (it clones the `Arc`, not the data).
+//! Ops panic with a message naming the shapes when called with mismatched operands, as a
+//! programming error; data a user hands in is checked by the crates that read it.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use crate::dtype::{DType, Element};
+use crate::storage::{CpuStorage, Device};
+use crate::strided::{gather_contiguous, view_values};
+use crate::{with_storage, Layout, Shape};
+
+/// An n-dimensional array.
+#[derive(Clone)]
+pub struct Tensor {
+    storage: Arc<CpuStorage>,
+    layout: Layout,
+}
+
+impl Tensor {
+    /// A tensor over a whole buffer, in row-major order.
+    pub fn from_storage(storage: CpuStorage, shape: impl Into<Shape>) -> Tensor {
+        let shape = shape.into();
+        assert_eq!(
+            storage.len(),
+            shape.numel(),
+            "a buffer of {} elements cannot have shape {shape:?} ({} elements)",
+            storage.len(),
+            shape.numel()
+        );
+        Tensor { storage: Arc::new(storage), layout: Layout::contiguous(shape) }
+    }
+
+    /// A view of `storage` with a given layout (which must stay inside the buffer).
+    pub(crate) fn from_parts(storage: Arc<CpuStorage>, layout: Layout) -> Tensor {
+        assert!(
+            layout.storage_extent() <= storage.len(),
+            "layout {layout:?} reaches past a buffer of {} elements",
+            storage.len()
+        );
+        Tensor { storage, layout }
+    }
+
+    /// The same storage seen with another layout.
+    pub(crate) fn with_layout(&self, layout: Layout) -> Tensor {
+        Tensor::from_parts(self.storage.clone(), layout)
+    }
+
+    pub fn shape(&self) -> &Shape {
+        self.layout.shape()
+    }
+
+    pub fn dims(&self) -> &[usize] {
+        self.layout.dims()
+    }
+
+    /// Size of one dimension (negative axes count from the end).
+    pub fn dim(&self, axis: isize) -> usize {
+        self.shape().dim(axis)
+    }
+
+    pub fn rank(&self) -> usize {
+        self.shape().rank()
+    }
+
+    pub fn numel(&self) -> usize {
+        self.shape().numel()
+    }
+
+    pub fn dtype(&self) -> DType {
+        self.storage.dtype()
+    }
+
+    pub fn device(&self) -> Device {
+        Device::Cpu
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    pub fn strides(&self) -> &[usize] {
+        self.layout.strides()
+    }
+
+    pub fn storage(&self) -> &CpuStorage {
+        &self.storage
+    }
+
+    /// True when both tensors are views of one buffer (no copy separates them).
+    pub fn shares_storage_with(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.storage, &other.storage)
+    }
+
+    pub fn is_contiguous(&self) -> bool {
+        self.layout.is_contiguous()
+    }
+
+    /// A row-major tensor with the same values: `self` itself when already contiguous, else a copy.
+    pub fn contiguous(&self) -> Tensor {
+        if self.is_contiguous() {
+            return self.clone();
+        }
+        let storage = with_storage!(&*self.storage, v => Element::into_storage(gather_contiguous(v, &self.layout)));
+        Tensor::from_storage(storage, self.shape().clone())
+    }
+
+    /// The typed buffer behind this tensor, panicking with both dtypes if `T` is not its dtype.
+    pub(crate) fn buffer<T: Element>(&self) -> &[T] {
+        T::slice_of(&self.storage).unwrap_or_else(|| {
+            panic!("tensor holds {}, but {} was asked for (cast with to_dtype first)", self.dtype(), T::DTYPE)
+        })
+    }
+
+    /// The values in row-major order: borrowed when contiguous, gathered otherwise.
+    pub(crate) fn values<T: Element>(&self) -> Cow<'_, [T]> {
+        view_values(self.buffer::<T>(), &self.layout)
+    }
+
+    /// The values as a slice when the tensor is contiguous and holds `T`.
+    pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
+        let buf = T::slice_of(&self.storage)?;
+        let start = self.layout.offset();
+        self.is_contiguous().then(|| &buf[start..start + self.numel()])
+    }
+
+    /// The values in row-major order. Panics if the tensor does not hold `T`.
+    pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        self.values::<T>().into_owned()
+    }
+
+    /// The values of any dtype, widened to f64 (for tests, printing and checks).
+    pub fn to_vec_f64(&self) -> Vec<f64> {
+        with_storage!(&*self.storage, v => gather_contiguous(v, &self.layout).into_iter().map(|x| x.to_f64()).collect())
+    }
+
+    /// The single value of a one-element tensor, as f64.
+    pub fn item(&self) -> f64 {
+        assert_eq!(self.numel(), 1, "item() needs a one-element tensor, got shape {:?}", self.shape());
+        self.to_vec_f64()[0]
+    }
+
+    /// A new contiguous tensor holding `values` with `shape`.
+    pub(crate) fn from_values<T: Element>(values: Vec<T>, shape: impl Into<Shape>) -> Tensor {
+        Tensor::from_storage(T::into_storage(values), shape)
+    }
+}
