@@ -53,7 +53,7 @@ pub trait FloatMath: Float {
 
 const LOG2E: f32 = std::f32::consts::LOG2_E;
 /// ln 2 split so that n·LN2_HI is exact for |n| < 2^15 (LN2_HI has 9 significant bits).
-const LN2_HI: f32 = 0.693_359_375;
+const LN2_HI: f32 = 355.0 / 512.0;
 const LN2_LO: f32 = -2.121_944_4e-4;
 /// Adding 1.5·2^23 rounds an f32 of magnitude < 2^22 to an integer held in the low mantissa bits.
 const ROUND_MAGIC: f32 = 12_582_912.0;

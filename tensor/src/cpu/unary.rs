@@ -54,10 +54,10 @@ pub fn unary<T: FloatMath>(op: UnaryOp, x: &[T], out: &mut [T]) {
 /// Maps the powers that have an exact dedicated op onto it.
 fn simplify(op: UnaryOp) -> UnaryOp {
     match op {
-        UnaryOp::Powf(p) if p == 0.5 => UnaryOp::Sqrt,
-        UnaryOp::Powf(p) if p == 2.0 => UnaryOp::Square,
-        UnaryOp::Powf(p) if p == -0.5 => UnaryOp::Rsqrt,
-        UnaryOp::Powf(p) if p == -1.0 => UnaryOp::Recip,
+        UnaryOp::Powf(0.5) => UnaryOp::Sqrt,
+        UnaryOp::Powf(2.0) => UnaryOp::Square,
+        UnaryOp::Powf(-0.5) => UnaryOp::Rsqrt,
+        UnaryOp::Powf(-1.0) => UnaryOp::Recip,
         op => op,
     }
 }
@@ -89,8 +89,8 @@ fn unary_body<T: FloatMath>(op: UnaryOp, x: &[T], out: &mut [T]) {
         UnaryOp::Abs => map!(|v| v.abs()),
         UnaryOp::Square => map!(|v| v * v),
         UnaryOp::Recip => map!(|v| v.recip()),
-        UnaryOp::Powf(p) if p == 0.0 => out.fill(T::ONE),
-        UnaryOp::Powf(p) if p == 1.0 => out.copy_from_slice(x),
+        UnaryOp::Powf(0.0) => out.fill(T::ONE),
+        UnaryOp::Powf(1.0) => out.copy_from_slice(x),
         UnaryOp::Powf(p) => {
             let p = T::from_f64(p);
             map!(|v| v.powf(p))
