@@ -132,6 +132,28 @@ pub const PAR_MIN_ELEMS: usize = 1 << 15;
 /// small enough (256 KiB of f32) to balance the cores and stay in L2.
 pub const PAR_CHUNK_ELEMS: usize = 1 << 16;
 
+/// Calls `f(i, chunk)` on each `chunk_len`-element chunk of `buf` (the last may be shorter), on
+/// rayon's threads when `parallel`. Chunk boundaries depend only on `chunk_len`, never on the
+/// number of threads, which is what keeps the kernels' results independent of it.
+pub(crate) fn for_each_chunk<T: Send>(
+    parallel: bool,
+    buf: &mut [T],
+    chunk_len: usize,
+    f: impl Fn(usize, &mut [T]) + Sync + Send,
+) {
+    use rayon::prelude::*;
+    let chunk_len = chunk_len.max(1);
+    if parallel {
+        buf.par_chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    } else {
+        buf.chunks_mut(chunk_len)
+            .enumerate()
+            .for_each(|(i, c)| f(i, c));
+    }
+}
+
 /// Emits a safe dispatcher `fn $name<T: $bound>(level: SimdLevel, args..)` that runs the
 /// `#[inline(always)]` body `$body::<T>(args..)` compiled for `level` (see the module docs).
 macro_rules! multiversion {
