@@ -96,7 +96,12 @@ pub(crate) fn min_nan<T: Float>(a: T, b: T) -> T {
 
 /// Folds `row` into `ACC_LANES` accumulators, then combines them in a fixed tree.
 #[inline(always)]
-fn lanes<T: Float>(row: &[T], init: T, step: impl Fn(T, T) -> T, merge: impl Fn(T, T) -> T) -> T {
+pub(crate) fn lanes<T: Float>(
+    row: &[T],
+    init: T,
+    step: impl Fn(T, T) -> T,
+    merge: impl Fn(T, T) -> T,
+) -> T {
     let mut acc = [init; ACC_LANES];
     let (chunks, tail) = row.as_chunks::<ACC_LANES>();
     for chunk in chunks {
@@ -107,6 +112,35 @@ fn lanes<T: Float>(row: &[T], init: T, step: impl Fn(T, T) -> T, merge: impl Fn(
     for (a, &x) in acc.iter_mut().zip(tail) {
         *a = step(*a, x);
     }
+    merge_tree(acc, merge)
+}
+
+/// As [`lanes`], over two rows of equal length read side by side (`step(acc, a[i], b[i])`).
+#[inline(always)]
+pub(crate) fn lanes2<T: Float>(
+    a: &[T],
+    b: &[T],
+    init: T,
+    step: impl Fn(T, T, T) -> T,
+    merge: impl Fn(T, T) -> T,
+) -> T {
+    assert_eq!(a.len(), b.len(), "lanes2: rows of different lengths");
+    let mut acc = [init; ACC_LANES];
+    let (a_chunks, a_tail) = a.as_chunks::<ACC_LANES>();
+    let (b_chunks, b_tail) = b.as_chunks::<ACC_LANES>();
+    for (ca, cb) in a_chunks.iter().zip(b_chunks) {
+        for ((acc, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
+            *acc = step(*acc, x, y);
+        }
+    }
+    for ((acc, &x), &y) in acc.iter_mut().zip(a_tail).zip(b_tail) {
+        *acc = step(*acc, x, y);
+    }
+    merge_tree(acc, merge)
+}
+
+#[inline(always)]
+fn merge_tree<T: Float>(mut acc: [T; ACC_LANES], merge: impl Fn(T, T) -> T) -> T {
     let mut width = ACC_LANES / 2;
     while width > 0 {
         for i in 0..width {
