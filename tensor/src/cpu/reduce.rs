@@ -103,13 +103,15 @@ pub(crate) fn lanes<T: Float>(
     merge: impl Fn(T, T) -> T,
 ) -> T {
     let mut acc = [init; ACC_LANES];
-    let (chunks, tail) = row.as_chunks::<ACC_LANES>();
-    for chunk in chunks {
+    let mut chunks = row.chunks_exact(ACC_LANES);
+    for chunk in &mut chunks {
+        // A fixed-size array lets LLVM drop the bounds checks and map `acc` onto registers.
+        let chunk: &[T; ACC_LANES] = chunk.try_into().expect("exact chunk");
         for (a, &x) in acc.iter_mut().zip(chunk) {
             *a = step(*a, x);
         }
     }
-    for (a, &x) in acc.iter_mut().zip(tail) {
+    for (a, &x) in acc.iter_mut().zip(chunks.remainder()) {
         *a = step(*a, x);
     }
     merge_tree(acc, merge)
@@ -126,14 +128,16 @@ pub(crate) fn lanes2<T: Float>(
 ) -> T {
     assert_eq!(a.len(), b.len(), "lanes2: rows of different lengths");
     let mut acc = [init; ACC_LANES];
-    let (a_chunks, a_tail) = a.as_chunks::<ACC_LANES>();
-    let (b_chunks, b_tail) = b.as_chunks::<ACC_LANES>();
-    for (ca, cb) in a_chunks.iter().zip(b_chunks) {
+    let (mut a_chunks, mut b_chunks) = (a.chunks_exact(ACC_LANES), b.chunks_exact(ACC_LANES));
+    for (ca, cb) in (&mut a_chunks).zip(&mut b_chunks) {
+        let ca: &[T; ACC_LANES] = ca.try_into().expect("exact chunk");
+        let cb: &[T; ACC_LANES] = cb.try_into().expect("exact chunk");
         for ((acc, &x), &y) in acc.iter_mut().zip(ca).zip(cb) {
             *acc = step(*acc, x, y);
         }
     }
-    for ((acc, &x), &y) in acc.iter_mut().zip(a_tail).zip(b_tail) {
+    let tails = a_chunks.remainder().iter().zip(b_chunks.remainder());
+    for (acc, (&x, &y)) in acc.iter_mut().zip(tails) {
         *acc = step(*acc, x, y);
     }
     merge_tree(acc, merge)

@@ -74,7 +74,7 @@ fn drive<T: FloatMath>(what: &str, kind: Kind, a: &[T], b: &[T], row_len: usize,
         );
     }
     assert!(
-        (row_len == 0 && a.is_empty()) || (row_len > 0 && a.len() % row_len == 0),
+        (row_len == 0 && a.is_empty()) || a.len().checked_rem(row_len) == Some(0),
         "{what}: {} elements do not split into rows of {row_len}",
         a.len()
     );
