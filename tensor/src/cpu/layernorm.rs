@@ -17,6 +17,9 @@ use super::mathfn::FloatMath;
 use super::reduce::{fold_columns, lanes, lanes2, Fold};
 use super::simd::{self, multiversion, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
 
+/// One forward task's rows: (out, (mean, rstd)).
+type RowsTask<'a, T> = (&'a mut [T], (&'a mut [T], &'a mut [T]));
+
 /// Rows per partial of dweight/dbias in the backward.
 pub const LN_BLOCK_ROWS: usize = 64;
 
@@ -66,7 +69,7 @@ pub fn layer_norm_rows<T: FloatMath>(
     check_len(WHAT, "bias", b, if bias.is_some() { row_len } else { 0 });
     let level = simd::level();
     let rows_per_task = (PAR_CHUNK_ELEMS / row_len.max(1)).max(1);
-    let task = |(t, (out, (mean, rstd))): (usize, (&mut [T], (&mut [T], &mut [T])))| {
+    let task = |(t, (out, (mean, rstd))): (usize, RowsTask<T>)| {
         let x = &x[t * rows_per_task * row_len..][..out.len()];
         ln_forward_kernel(level, x, row_len, w, b, eps, out, mean, rstd);
     };
