@@ -19,7 +19,10 @@
 //! autovectorises the same loop three times: with 512-bit zmm registers and masked AVX-512
 //! instructions, with 256-bit ymm registers and FMA, and with the baseline (SSE2 on x86-64, NEON on
 //! aarch64). Without the inlining, the body would be compiled once for the baseline and the wrapper
-//! would just call it. The wrappers are `unsafe` because executing AVX-512 code on a CPU without it
+//! would just call it. The same holds for anything the body calls: a large closure called from two
+//! places may be left out of line by LLVM, and then it is compiled *without* the wrapper's features
+//! (scalar SSE2 code in the middle of an AVX-512 kernel). Bodies therefore pass only tiny closures
+//! (an add, a max) and put anything bigger in `#[inline(always)]` functions. The wrappers are `unsafe` because executing AVX-512 code on a CPU without it
 //! is undefined behaviour; the dispatcher checks that the level is available before calling one.
 //!
 //! All levels compute the same bits: the bodies never rely on fast-math reassociation (Rust has
@@ -124,13 +127,14 @@ pub fn with_level<R>(level: SimdLevel, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Elements below which a kernel stays on the calling thread. Measured with `benches/ops.rs` on
-/// 2 cores: a rayon split costs a few microseconds, which is the time to stream ~32K f32 once.
-pub const PAR_MIN_ELEMS: usize = 1 << 15;
+/// Elements below which a kernel stays on the calling thread: two chunks, the least that can be
+/// split. Measured by the threshold check in `benches/ops.rs` (2 cores): below it, handing work to
+/// rayon (a few µs) costs about what the second core saves.
+pub const PAR_MIN_ELEMS: usize = 2 * PAR_CHUNK_ELEMS;
 
-/// Elements handed to one rayon task by elementwise kernels: large enough to amortise the task,
-/// small enough (256 KiB of f32) to balance the cores and stay in L2.
-pub const PAR_CHUNK_ELEMS: usize = 1 << 16;
+/// Elements handed to one rayon task: large enough to amortise the task (~µs), small enough
+/// (64 KiB of f32) to balance the cores.
+pub const PAR_CHUNK_ELEMS: usize = 1 << 14;
 
 /// Calls `f(i, chunk)` on each `chunk_len`-element chunk of `buf` (the last may be shorter), on
 /// rayon's threads when `parallel`. Chunk boundaries depend only on `chunk_len`, never on the

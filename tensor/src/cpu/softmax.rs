@@ -10,7 +10,7 @@
 //! otherwise finite row give probability 0 (log-probability -inf).
 
 use super::mathfn::FloatMath;
-use super::reduce::{lanes, lanes2, max_nan};
+use super::reduce::{lanes, lanes2, max_nan, merge_tree, ACC_LANES};
 use super::simd::{self, for_each_chunk, multiversion, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
 
 /// `out = softmax(x)` along each row of `row_len` elements.
@@ -100,8 +100,7 @@ fn softmax_body<T: FloatMath>(kind: Kind, a: &[T], b: &[T], row_len: usize, out:
         Kind::Softmax => {
             for (x, out) in a.chunks_exact(row_len).zip(out.chunks_exact_mut(row_len)) {
                 let m = lanes(x, T::NEG_INFINITY, max_nan, max_nan);
-                out.iter_mut().zip(x).for_each(|(o, &v)| *o = (v - m).exp());
-                let inv = T::ONE / lanes(out, T::ZERO, add, add);
+                let inv = T::ONE / exp_and_sum(x, m, out);
                 out.iter_mut().for_each(|o| *o *= inv);
             }
         }
@@ -132,6 +131,42 @@ fn softmax_body<T: FloatMath>(kind: Kind, a: &[T], b: &[T], row_len: usize, out:
                 }
             }
         }
+    }
+}
+
+/// Writes `out = exp(x - m)` and returns its sum, in one pass: each 64-element chunk is exponentiated
+/// and added to `ACC_LANES` accumulators (the layout of `reduce::lanes`), and the row's tail goes
+/// through a chunk padded with -inf (whose exp adds exactly 0), so the tail is vectorised too.
+#[inline(always)]
+fn exp_and_sum<T: FloatMath>(x: &[T], m: T, out: &mut [T]) -> T {
+    let mut acc = [T::ZERO; ACC_LANES];
+    let (mut xs, mut os) = (x.chunks_exact(ACC_LANES), out.chunks_exact_mut(ACC_LANES));
+    for (xc, oc) in (&mut xs).zip(&mut os) {
+        let (xc, oc) = (xc.try_into().expect("exact"), oc.try_into().expect("exact"));
+        exp_chunk(xc, m, oc, &mut acc);
+    }
+    let (x_tail, o_tail) = (xs.remainder(), os.into_remainder());
+    if !x_tail.is_empty() {
+        let (mut xp, mut op) = ([T::NEG_INFINITY; ACC_LANES], [T::ZERO; ACC_LANES]);
+        xp[..x_tail.len()].copy_from_slice(x_tail);
+        exp_chunk(&xp, m, &mut op, &mut acc);
+        o_tail.copy_from_slice(&op[..o_tail.len()]);
+    }
+    merge_tree(acc, |p, q| p + q)
+}
+
+/// One chunk of [`exp_and_sum`]. A function, not a closure: a closure this large, called from two
+/// places, may be left out of line, and then runs without the caller's target features.
+#[inline(always)]
+fn exp_chunk<T: FloatMath>(
+    x: &[T; ACC_LANES],
+    m: T,
+    out: &mut [T; ACC_LANES],
+    acc: &mut [T; ACC_LANES],
+) {
+    for ((a, o), &v) in acc.iter_mut().zip(out.iter_mut()).zip(x) {
+        *o = (v - m).exp();
+        *a += *o;
     }
 }
 
