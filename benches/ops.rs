@@ -26,9 +26,7 @@ const SEQ: usize = 197;
 const F32: usize = std::mem::size_of::<f32>();
 
 fn data(n: usize) -> Vec<f32> {
-    (0..n)
-        .map(|i| ((i * 7919) % 1009) as f32 / 250.0 - 2.0)
-        .collect()
+    (0..n).map(|i| ((i * 7919) % 1009) as f32 / 250.0 - 2.0).collect()
 }
 
 /// One benchmarked op: its name, the bytes it reads and writes per call, and the call.
@@ -39,11 +37,7 @@ struct Case {
 }
 
 fn case(name: &str, bytes: usize, run: impl FnMut() + 'static) -> Case {
-    Case {
-        name: name.to_string(),
-        bytes,
-        run: Box::new(run),
-    }
+    Case { name: name.to_string(), bytes, run: Box::new(run) }
 }
 
 fn cases() -> Vec<Case> {
@@ -51,93 +45,48 @@ fn cases() -> Vec<Case> {
     let n = TOKENS * MLP;
     for (name, op) in [("gelu", UnaryOp::Gelu), ("exp", UnaryOp::Exp)] {
         let (x, mut out) = (data(n), vec![0.0; n]);
-        v.push(case(
-            &format!("{name} {TOKENS}x{MLP}"),
-            2 * n * F32,
-            move || unary(op, &x, &mut out),
-        ));
+        v.push(case(&format!("{name} {TOKENS}x{MLP}"), 2 * n * F32, move || unary(op, &x, &mut out)));
     }
     let (a, b, mut out) = (data(n), data(n), vec![0.0; n]);
-    v.push(case(
-        &format!("add {TOKENS}x{MLP}"),
-        3 * n * F32,
-        move || {
-            binary(
-                BinaryOp::Add,
-                Operand::Slice(&a),
-                Operand::Slice(&b),
-                &mut out,
-            )
-        },
-    ));
+    v.push(case(&format!("add {TOKENS}x{MLP}"), 3 * n * F32, move || {
+        binary(BinaryOp::Add, Operand::Slice(&a), Operand::Slice(&b), &mut out)
+    }));
     let (a, mut out) = (data(n), vec![0.0; n]);
-    v.push(case(
-        &format!("mul scalar {TOKENS}x{MLP}"),
-        2 * n * F32,
-        move || {
-            binary(
-                BinaryOp::Mul,
-                Operand::Slice(&a),
-                Operand::Scalar(0.5),
-                &mut out,
-            )
-        },
-    ));
+    v.push(case(&format!("mul scalar {TOKENS}x{MLP}"), 2 * n * F32, move || {
+        binary(BinaryOp::Mul, Operand::Slice(&a), Operand::Scalar(0.5), &mut out)
+    }));
     let n = TOKENS * DIM;
     let (x, mut out) = (data(n), vec![0.0; TOKENS]);
-    v.push(case(
-        &format!("row sum {TOKENS}x{DIM}"),
-        (n + TOKENS) * F32,
-        move || reduce(ReduceOp::Sum, &x, TOKENS, DIM, 1, &mut out),
-    ));
+    v.push(case(&format!("row sum {TOKENS}x{DIM}"), (n + TOKENS) * F32, move || {
+        reduce(ReduceOp::Sum, &x, TOKENS, DIM, 1, &mut out)
+    }));
     let (x, mut out) = (data(n), vec![0.0; DIM]);
-    v.push(case(
-        &format!("col sum {TOKENS}x{DIM}"),
-        (n + DIM) * F32,
-        move || reduce(ReduceOp::Sum, &x, 1, TOKENS, DIM, &mut out),
-    ));
+    v.push(case(&format!("col sum {TOKENS}x{DIM}"), (n + DIM) * F32, move || {
+        reduce(ReduceOp::Sum, &x, 1, TOKENS, DIM, &mut out)
+    }));
     for (rows, width) in [(ATTN_ROWS, SEQ), (TOKENS, DIM)] {
         let (x, mut out) = (data(rows * width), vec![0.0; rows * width]);
-        v.push(case(
-            &format!("softmax {rows}x{width}"),
-            2 * rows * width * F32,
-            move || softmax_rows(&x, width, &mut out),
-        ));
+        v.push(case(&format!("softmax {rows}x{width}"), 2 * rows * width * F32, move || {
+            softmax_rows(&x, width, &mut out)
+        }));
     }
     for width in [DIM, 2 * DIM] {
         let n = TOKENS * width;
         let (x, w, b) = (data(n), data(width), data(width));
         let (mut out, mut m, mut r) = (vec![0.0; n], vec![0.0; TOKENS], vec![0.0; TOKENS]);
-        v.push(case(
-            &format!("layernorm fwd {TOKENS}x{width}"),
-            2 * n * F32,
-            move || {
-                layer_norm_rows(
-                    &x,
-                    width,
-                    Some(&w),
-                    Some(&b),
-                    1e-6,
-                    &mut out,
-                    &mut m,
-                    &mut r,
-                )
-            },
-        ));
+        v.push(case(&format!("layernorm fwd {TOKENS}x{width}"), 2 * n * F32, move || {
+            layer_norm_rows(&x, width, Some(&w), Some(&b), 1e-6, &mut out, &mut m, &mut r)
+        }));
     }
     let n = TOKENS * DIM;
     let (x, dy, w) = (data(n), data(n), data(DIM));
     let (mut out, mut m, mut r) = (vec![0.0; n], vec![0.0; TOKENS], vec![0.0; TOKENS]);
     layer_norm_rows(&x, DIM, Some(&w), None, 1e-6, &mut out, &mut m, &mut r);
     let (mut dx, mut dw, mut db) = (vec![0.0; n], vec![0.0; DIM], vec![0.0; DIM]);
-    v.push(case(
-        &format!("layernorm bwd {TOKENS}x{DIM}"),
-        3 * n * F32,
-        move || {
-            let (dwo, dbo) = (Some(&mut dw[..]), Some(&mut db[..]));
-            layer_norm_backward_rows(&x, &dy, DIM, Some(&w), &m, &r, &mut dx, dwo, dbo)
-        },
-    ));
+    v.push(case(&format!("layernorm bwd {TOKENS}x{DIM}"), 3 * n * F32, move || {
+        let (dwo, dbo) = (Some(&mut dw[..]), Some(&mut db[..]));
+        layer_norm_backward_rows(&x, &dy, DIM, Some(&w), &m, &r, &mut dx, dwo, dbo)
+    }));
     v
 }
 
@@ -167,9 +116,7 @@ fn best_of(run: &mut dyn FnMut(), reps: usize) -> Duration {
 
 fn bench(c: &mut Criterion) {
     let mut group = c.benchmark_group("ops");
-    group
-        .sample_size(10)
-        .warm_up_time(Duration::from_millis(300));
+    group.sample_size(10).warm_up_time(Duration::from_millis(300));
     group.measurement_time(Duration::from_secs(1));
     let mut summary = Vec::new();
     let only = std::env::var("OPS_ONLY").unwrap_or_default();
@@ -177,18 +124,13 @@ fn bench(c: &mut Criterion) {
         let mut copy = copy_case(op.bytes);
         group.throughput(Throughput::Bytes(op.bytes as u64));
         group.bench_function(&op.name, |b| b.iter(&mut op.run));
-        group.bench_function(format!("{} (copy peer)", op.name), |b| {
-            b.iter(&mut copy.run)
-        });
+        group.bench_function(format!("{} (copy peer)", op.name), |b| b.iter(&mut copy.run));
         let ours = gbps(op.bytes, best_of(&mut op.run, 10));
         let peer = gbps(copy.bytes, best_of(&mut copy.run, 10));
         summary.push((op.name, ours, peer));
     }
     group.finish();
-    println!(
-        "\n{:<32} {:>8} {:>10} {:>7}",
-        "op", "GB/s", "copy GB/s", "ratio"
-    );
+    println!("\n{:<32} {:>8} {:>10} {:>7}", "op", "GB/s", "copy GB/s", "ratio");
     for (name, ours, peer) in summary {
         println!("{name:<32} {ours:>8.1} {peer:>10.1} {:>7.2}", ours / peer);
     }
@@ -204,19 +146,9 @@ fn threshold_check() {
     println!("\nPAR_MIN_ELEMS = {at}: add, ns per element");
     for n in [at / 4, at / 2, at - 1, at, 2 * at, 4 * at] {
         let (a, b, mut out) = (data(n), data(n), vec![0.0f32; n]);
-        let mut run = || {
-            binary(
-                BinaryOp::Add,
-                Operand::Slice(&a),
-                Operand::Slice(&b),
-                &mut out,
-            )
-        };
+        let mut run = || binary(BinaryOp::Add, Operand::Slice(&a), Operand::Slice(&b), &mut out);
         let t = best_of(&mut run, 200);
-        println!(
-            "  n = {n:>7}: {:.3} ns/elem",
-            t.as_secs_f64() * 1e9 / n as f64
-        );
+        println!("  n = {n:>7}: {:.3} ns/elem", t.as_secs_f64() * 1e9 / n as f64);
     }
 }
 

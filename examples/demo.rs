@@ -51,10 +51,13 @@ fn main() {
     let head_dim = WIDTH / HEADS;
     // [B, N, 3, H, Dh] → [3, B, H, N, Dh]: three views, no copy.
     let split = qkv_out.reshape([BATCH, n, 3, HEADS, head_dim]).permute(&[2, 0, 3, 1, 4]);
-    let (q, k, v) = (split.narrow(0, 0, 1).squeeze(0), split.narrow(0, 1, 1).squeeze(0), split.narrow(0, 2, 1).squeeze(0));
-    let scores = timed("scores q·kᵀ/√d [B, H, N, N]", || q.matmul(&k.t()).mul_scalar(1.0 / (head_dim as f64).sqrt()));
+    let (q, k, v) =
+        (split.narrow(0, 0, 1).squeeze(0), split.narrow(0, 1, 1).squeeze(0), split.narrow(0, 2, 1).squeeze(0));
+    let scores =
+        timed("scores q·kᵀ/√d [B, H, N, N]", || q.matmul(&k.t()).mul_scalar(1.0 / (head_dim as f64).sqrt()));
     let attn = timed("softmax over keys", || scores.softmax(-1));
-    let ctx = timed("attn·v, heads merged [B, N, D]", || attn.matmul(&v).permute(&[0, 2, 1, 3]).reshape([BATCH, n, WIDTH]));
+    let ctx =
+        timed("attn·v, heads merged [B, N, D]", || attn.matmul(&v).permute(&[0, 2, 1, 3]).reshape([BATCH, n, WIDTH]));
     let x = timed("output projection + residual", || &x + &apply(&ctx, &proj));
     let h = timed("layer norm", || x.layer_norm(None, None, 1e-6));
     let m = timed("fc1 + GELU [B, N, 4D]", || apply(&h, &fc1).gelu());

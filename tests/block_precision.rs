@@ -19,7 +19,8 @@ struct Weights {
 }
 
 fn weights(dtype: DType) -> Weights {
-    let w = |shape: [usize; 2], seed| Tensor::trunc_normal(shape, 0.0, 0.2, -0.4, 0.4, DType::F64, seed).to_dtype(dtype);
+    let w =
+        |shape: [usize; 2], seed| Tensor::trunc_normal(shape, 0.0, 0.2, -0.4, 0.4, DType::F64, seed).to_dtype(dtype);
     Weights {
         qkv: w([3 * D, D], 1),
         proj: w([D, D], 2),

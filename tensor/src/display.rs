@@ -65,7 +65,13 @@ impl fmt::Debug for Tensor {
             let min = finite.iter().copied().fold(f64::INFINITY, f64::min);
             let max = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let mean = finite.iter().sum::<f64>() / finite.len() as f64;
-            write!(summary, "min {}, max {}, mean {}", format_value(min, self.dtype()), format_value(max, self.dtype()), format_value(mean, DType::F64))?;
+            write!(
+                summary,
+                "min {}, max {}, mean {}",
+                format_value(min, self.dtype()),
+                format_value(max, self.dtype()),
+                format_value(mean, DType::F64)
+            )?;
         }
         let nans = v.len() - finite.len();
         if nans > 0 {

@@ -90,7 +90,11 @@ impl Layout {
         );
         let mut dims = self.dims().to_vec();
         dims[axis] = len;
-        Layout { shape: Shape::new(dims), strides: self.strides.clone(), offset: self.offset + start * self.strides[axis] }
+        Layout {
+            shape: Shape::new(dims),
+            strides: self.strides.clone(),
+            offset: self.offset + start * self.strides[axis],
+        }
     }
 
     /// View with the given shape by repeating size-1 (or missing leading) dimensions with stride 0.

@@ -29,8 +29,8 @@
 //! Ops panic, with the shapes in the message, when handed operands that do not fit (like indexing
 //! out of bounds): those are programming errors. Inputs from files are checked by their readers.
 
-pub mod cpu;
 mod cast;
+pub mod cpu;
 mod create;
 mod display;
 mod dtype;

@@ -92,7 +92,10 @@ impl Tensor {
     /// Split `axis` into `n` equal pieces (views).
     pub fn chunk(&self, n: usize, axis: isize) -> Vec<Tensor> {
         let size = self.dim(axis);
-        assert!(n > 0 && size % n == 0, "chunk: dimension of size {size} does not split into {n} equal pieces");
+        assert!(
+            n > 0 && size.is_multiple_of(n),
+            "chunk: dimension of size {size} does not split into {n} equal pieces"
+        );
         self.split(&vec![size / n; n], axis)
     }
 }

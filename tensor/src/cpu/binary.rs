@@ -43,12 +43,7 @@ pub enum Operand<'a, T> {
 impl<'a, T: Copy> Operand<'a, T> {
     fn check_len(&self, what: &str, n: usize) {
         if let Operand::Slice(s) = self {
-            assert_eq!(
-                s.len(),
-                n,
-                "{what}: operand has {} elements but output has {n}",
-                s.len()
-            );
+            assert_eq!(s.len(), n, "{what}: operand has {} elements but output has {n}", s.len());
         }
     }
 
@@ -105,13 +100,7 @@ pub fn axpby<T: Float>(alpha: T, x: &[T], beta: T, y: &mut [T]) {
 }
 
 fn axpby_checked<T: Float>(what: &str, alpha: T, x: &[T], beta: T, y: &mut [T]) {
-    assert_eq!(
-        x.len(),
-        y.len(),
-        "{what}: x has {} elements but y has {}",
-        x.len(),
-        y.len()
-    );
+    assert_eq!(x.len(), y.len(), "{what}: x has {} elements but y has {}", x.len(), y.len());
     let level = simd::level();
     if y.len() < PAR_MIN_ELEMS {
         axpby_kernel(level, alpha, x, beta, y);

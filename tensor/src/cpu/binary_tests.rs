@@ -7,22 +7,9 @@ use super::*;
 use crate::cpu::simd::{available_levels, with_level};
 
 const LENS: [usize; 10] = [0, 1, 7, 15, 16, 17, 33, 197, 1000, 100_003];
-const OPS: [BinaryOp; 6] = [
-    BinaryOp::Add,
-    BinaryOp::Sub,
-    BinaryOp::Mul,
-    BinaryOp::Div,
-    BinaryOp::Maximum,
-    BinaryOp::Minimum,
-];
-const CMPS: [CmpOp; 6] = [
-    CmpOp::Eq,
-    CmpOp::Ne,
-    CmpOp::Lt,
-    CmpOp::Le,
-    CmpOp::Gt,
-    CmpOp::Ge,
-];
+const OPS: [BinaryOp; 6] =
+    [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum, BinaryOp::Minimum];
+const CMPS: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];
 
 fn reference(op: BinaryOp, x: f64, y: f64) -> f64 {
     match op {
@@ -83,10 +70,7 @@ fn check<T: Float>() {
                     with_level(level, || binary(op, a, b, &mut out));
                     for (i, &got) in out.iter().enumerate() {
                         let want = T::from_f64(reference(op, at(&a, i), at(&b, i)));
-                        assert!(
-                            same(got, want),
-                            "{level:?} {op:?} n={n} i={i}: {got:?} vs {want:?}"
-                        );
+                        assert!(same(got, want), "{level:?} {op:?} n={n} i={i}: {got:?} vs {want:?}");
                     }
                 }
                 for op in CMPS {
@@ -98,9 +82,7 @@ fn check<T: Float>() {
                 }
             }
             let mut y = ys.clone();
-            with_level(level, || {
-                axpby(T::from_f64(0.5), &xs, T::from_f64(-3.0), &mut y)
-            });
+            with_level(level, || axpby(T::from_f64(0.5), &xs, T::from_f64(-3.0), &mut y));
             for i in 0..n {
                 let want = 0.5 * xs[i].to_f64() + -3.0 * ys[i].to_f64();
                 let got = y[i].to_f64();
@@ -132,10 +114,5 @@ fn axpby_with_zero_beta_ignores_old_values() {
 #[should_panic(expected = "binary Add: operand has 2 elements but output has 3")]
 fn length_mismatch_panics() {
     let mut out = [0.0f32; 3];
-    binary(
-        BinaryOp::Add,
-        Operand::Slice(&[1.0; 3]),
-        Operand::Slice(&[1.0; 2]),
-        &mut out,
-    );
+    binary(BinaryOp::Add, Operand::Slice(&[1.0; 3]), Operand::Slice(&[1.0; 2]), &mut out);
 }

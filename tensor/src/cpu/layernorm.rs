@@ -33,12 +33,7 @@ fn rows_of<T>(what: &str, x: &[T], row_len: usize) -> usize {
 }
 
 fn check_len<T>(what: &str, name: &str, s: &[T], want: usize) {
-    assert_eq!(
-        s.len(),
-        want,
-        "{what}: {name} has {} elements, expected {want}",
-        s.len()
-    );
+    assert_eq!(s.len(), want, "{what}: {name} has {} elements, expected {want}", s.len());
 }
 
 /// Normalises each row of `x`, then scales by `weight` and shifts by `bias` (both of `row_len`);
@@ -60,12 +55,7 @@ pub fn layer_norm_rows<T: FloatMath>(
     check_len(WHAT, "mean", mean, rows);
     check_len(WHAT, "rstd", rstd, rows);
     let (w, b) = (weight.unwrap_or(&[]), bias.unwrap_or(&[]));
-    check_len(
-        WHAT,
-        "weight",
-        w,
-        if weight.is_some() { row_len } else { 0 },
-    );
+    check_len(WHAT, "weight", w, if weight.is_some() { row_len } else { 0 });
     check_len(WHAT, "bias", b, if bias.is_some() { row_len } else { 0 });
     let level = simd::level();
     let rows_per_task = (PAR_CHUNK_ELEMS / row_len.max(1)).max(1);
@@ -75,17 +65,10 @@ pub fn layer_norm_rows<T: FloatMath>(
     };
     let chunk = rows_per_task * row_len;
     if x.len() >= PAR_MIN_ELEMS {
-        let stats = mean
-            .par_chunks_mut(rows_per_task)
-            .zip(rstd.par_chunks_mut(rows_per_task));
-        out.par_chunks_mut(chunk)
-            .zip(stats)
-            .enumerate()
-            .for_each(task);
+        let stats = mean.par_chunks_mut(rows_per_task).zip(rstd.par_chunks_mut(rows_per_task));
+        out.par_chunks_mut(chunk).zip(stats).enumerate().for_each(task);
     } else if rows > 0 {
-        let stats = mean
-            .chunks_mut(rows_per_task)
-            .zip(rstd.chunks_mut(rows_per_task));
+        let stats = mean.chunks_mut(rows_per_task).zip(rstd.chunks_mut(rows_per_task));
         out.chunks_mut(chunk).zip(stats).enumerate().for_each(task);
     }
 }
@@ -127,13 +110,9 @@ fn ln_forward_body<T: FloatMath>(
         let xs = out.iter_mut().zip(x);
         match (w.is_empty(), b.is_empty()) {
             (true, true) => xs.for_each(|(o, &v)| *o = (v - m) * r),
-            (true, false) => xs
-                .zip(b)
-                .for_each(|((o, &v), &b)| *o = (v - m).mul_add(r, b)),
+            (true, false) => xs.zip(b).for_each(|((o, &v), &b)| *o = (v - m).mul_add(r, b)),
             (false, true) => xs.zip(w).for_each(|((o, &v), &w)| *o = (v - m) * r * w),
-            (false, false) => xs
-                .zip(w.iter().zip(b))
-                .for_each(|((o, &v), (&w, &b))| *o = ((v - m) * r).mul_add(w, b)),
+            (false, false) => xs.zip(w.iter().zip(b)).for_each(|((o, &v), (&w, &b))| *o = ((v - m) * r).mul_add(w, b)),
         }
     }
 }
@@ -160,12 +139,7 @@ pub fn layer_norm_backward_rows<T: FloatMath>(
     check_len(WHAT, "mean", mean, rows);
     check_len(WHAT, "rstd", rstd, rows);
     let w = weight.unwrap_or(&[]);
-    check_len(
-        WHAT,
-        "weight",
-        w,
-        if weight.is_some() { row_len } else { 0 },
-    );
+    check_len(WHAT, "weight", w, if weight.is_some() { row_len } else { 0 });
     for (name, grad) in [("dweight", &dweight), ("dbias", &dbias)] {
         if let Some(g) = grad {
             check_len(WHAT, name, g, row_len);
@@ -190,30 +164,17 @@ pub fn layer_norm_backward_rows<T: FloatMath>(
         // Nothing to do but zero the parameter gradients below.
     } else if x.len() >= PAR_MIN_ELEMS {
         let parts = partials.par_chunks_mut(partial_len);
-        dx.par_chunks_mut(block_elems)
-            .zip(parts)
-            .enumerate()
-            .for_each(task);
+        dx.par_chunks_mut(block_elems).zip(parts).enumerate().for_each(task);
     } else {
         let parts = partials.chunks_mut(partial_len);
-        dx.chunks_mut(block_elems)
-            .zip(parts)
-            .enumerate()
-            .for_each(task);
+        dx.chunks_mut(block_elems).zip(parts).enumerate().for_each(task);
     }
     if !want_params {
         return;
     }
     let mut sums = vec![T::ZERO; partial_len];
     if blocks > 0 {
-        fold_columns(
-            level,
-            Fold::Sum,
-            &partials,
-            (1, blocks, partial_len),
-            &[],
-            &mut sums,
-        );
+        fold_columns(level, Fold::Sum, &partials, (1, blocks, partial_len), &[], &mut sums);
     }
     let (sum_w, sum_b) = sums.split_at(row_len);
     if let Some(dw) = dweight {
@@ -260,10 +221,7 @@ fn ln_backward_body<T: FloatMath>(
         if w.is_empty() {
             dx.copy_from_slice(dy);
         } else {
-            dx.iter_mut()
-                .zip(dy)
-                .zip(w)
-                .for_each(|((g, &d), &w)| *g = d * w);
+            dx.iter_mut().zip(dy).zip(w).for_each(|((g, &d), &w)| *g = d * w);
         }
         let mean_g = lanes(dx, T::ZERO, add, add) * inv_n;
         let mean_gx = lanes2(dx, x, T::ZERO, |s, g, v| (g * (v - m)).mul_add(r, s), add) * inv_n;

@@ -6,9 +6,7 @@ use crate::cpu::simd::{available_levels, with_level};
 use crate::cpu::Float;
 
 fn data<T: Float>(n: usize, seed: usize) -> Vec<T> {
-    (0..n)
-        .map(|i| T::from_f64(((i * 7919 + seed * 31) % 1009) as f64 / 211.0 - 2.0 + seed as f64))
-        .collect()
+    (0..n).map(|i| T::from_f64(((i * 7919 + seed * 31) % 1009) as f64 / 211.0 - 2.0 + seed as f64)).collect()
 }
 
 const EPS: f64 = 1e-5;
@@ -30,9 +28,7 @@ fn row_ref(x: &[f64], dy: &[f64], w: &[f64], b: &[f64]) -> RowRef {
     let g: Vec<f64> = (0..x.len()).map(|i| dy[i] * w[i]).collect();
     let mg = g.iter().sum::<f64>() / n;
     let mgx = (0..x.len()).map(|i| g[i] * xhat[i]).sum::<f64>() / n;
-    let dx = (0..x.len())
-        .map(|i| r * (g[i] - mg - xhat[i] * mgx))
-        .collect();
+    let dx = (0..x.len()).map(|i| r * (g[i] - mg - xhat[i] * mgx)).collect();
     RowRef { out, dx, xhat }
 }
 
@@ -43,11 +39,7 @@ fn check<T: FloatMath>(tol: f64) {
             let (x, dy) = (data::<T>(rows * row_len, 0), data::<T>(rows * row_len, 1));
             let (w, b) = (data::<T>(row_len, 2), data::<T>(row_len, 3));
             for affine in [false, true] {
-                let (wo, bo) = if affine {
-                    (Some(&w[..]), Some(&b[..]))
-                } else {
-                    (None, None)
-                };
+                let (wo, bo) = if affine { (Some(&w[..]), Some(&b[..])) } else { (None, None) };
                 let mut out = vec![T::ZERO; x.len()];
                 let (mut mean, mut rstd) = (vec![T::ZERO; rows], vec![T::ZERO; rows]);
                 let mut dx = vec![T::ZERO; x.len()];
@@ -59,11 +51,7 @@ fn check<T: FloatMath>(tol: f64) {
                     layer_norm_backward_rows(&x, &dy, row_len, wo, &mean, &rstd, &mut dx, dwo, dbo);
                 });
                 let f64s = |v: &[T]| v.iter().map(|a| a.to_f64()).collect::<Vec<f64>>();
-                let (w64, b64) = if affine {
-                    (f64s(&w), f64s(&b))
-                } else {
-                    (vec![1.0; row_len], vec![0.0; row_len])
-                };
+                let (w64, b64) = if affine { (f64s(&w), f64s(&b)) } else { (vec![1.0; row_len], vec![0.0; row_len]) };
                 let (mut dw_ref, mut db_ref) = (vec![0.0; row_len], vec![0.0; row_len]);
                 for r in 0..rows {
                     let span = r * row_len..(r + 1) * row_len;
@@ -80,14 +68,8 @@ fn check<T: FloatMath>(tol: f64) {
                 }
                 for k in 0..row_len {
                     let scale = rows as f64 * 4.0;
-                    assert!(
-                        (dw[k].to_f64() - dw_ref[k]).abs() <= tol * scale,
-                        "dweight {k}"
-                    );
-                    assert!(
-                        (db[k].to_f64() - db_ref[k]).abs() <= tol * scale,
-                        "dbias {k}"
-                    );
+                    assert!((dw[k].to_f64() - dw_ref[k]).abs() <= tol * scale, "dweight {k}");
+                    assert!((db[k].to_f64() - db_ref[k]).abs() <= tol * scale, "dbias {k}");
                 }
             }
         }
@@ -115,17 +97,7 @@ fn backward_matches_finite_differences() {
     let (mut m, mut r) = (vec![0.0; rows], vec![0.0; rows]);
     layer_norm_rows(&x, d, Some(&w), Some(&b), EPS, &mut out, &mut m, &mut r);
     let (mut dx, mut dw, mut db) = (vec![0.0; x.len()], vec![0.0; d], vec![0.0; d]);
-    layer_norm_backward_rows(
-        &x,
-        &dy,
-        d,
-        Some(&w),
-        &m,
-        &r,
-        &mut dx,
-        Some(&mut dw),
-        Some(&mut db),
-    );
+    layer_norm_backward_rows(&x, &dy, d, Some(&w), &m, &r, &mut dx, Some(&mut dw), Some(&mut db));
     let h = 1e-6;
     let numeric = |which: usize, i: usize| {
         let mut args = [x.clone(), w.clone(), b.clone()];
@@ -138,10 +110,7 @@ fn backward_matches_finite_differences() {
     for (which, grad) in [(0, &dx), (1, &dw), (2, &db)] {
         for (i, &g) in grad.iter().enumerate() {
             let n = numeric(which, i);
-            assert!(
-                (g - n).abs() < 1e-6 * (1.0 + n.abs()),
-                "arg {which} i={i}: {g} vs {n}"
-            );
+            assert!((g - n).abs() < 1e-6 * (1.0 + n.abs()), "arg {which} i={i}: {g} vs {n}");
         }
     }
 }
@@ -164,11 +133,7 @@ fn parameter_gradients_are_optional_and_overwritten() {
 }
 
 fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 #[test]

@@ -103,16 +103,7 @@ fn exp_f32(x: f32) -> f32 {
     let r = (-nf).mul_add(LN2_HI, x);
     let r = (-nf).mul_add(LN2_LO, r);
     // Taylor to degree 7: the truncation error at |r| = 0.347 is 5e-9, under half an ulp.
-    const C: [f32; 8] = [
-        1.0 / 5040.0,
-        1.0 / 720.0,
-        1.0 / 120.0,
-        1.0 / 24.0,
-        1.0 / 6.0,
-        0.5,
-        1.0,
-        1.0,
-    ];
+    const C: [f32; 8] = [1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0];
     let p = horner(r, &C);
     // Scale in two halves so that n down to -150 (subnormal results) and up to 128 (overflow to
     // inf) stay within the exponent range of each factor; the rounding happens once, at the end.
@@ -181,14 +172,7 @@ fn tanh_f32(x: f32) -> f32 {
 #[inline(always)]
 fn erfc_tail(a: f32) -> f32 {
     const P: f32 = 0.327_591_1;
-    const A: [f32; 6] = [
-        1.061_405_4,
-        -1.453_152,
-        1.421_413_7,
-        -0.284_496_74,
-        0.254_829_6,
-        0.0,
-    ];
+    const A: [f32; 6] = [1.061_405_4, -1.453_152, 1.421_413_7, -0.284_496_74, 0.254_829_6, 0.0];
     let t = 1.0 / P.mul_add(a, 1.0);
     horner(t, &A) * exp_f32(-(a * a))
 }
@@ -196,16 +180,8 @@ fn erfc_tail(a: f32) -> f32 {
 /// erf(x) for |x| ≤ 0.5 by its Taylor series (to x^15: truncation < 1e-9).
 #[inline(always)]
 fn erf_series(x: f32) -> f32 {
-    const C: [f32; 8] = [
-        -1.0 / 75_600.0,
-        1.0 / 9_360.0,
-        -1.0 / 1_320.0,
-        1.0 / 216.0,
-        -1.0 / 42.0,
-        1.0 / 10.0,
-        -1.0 / 3.0,
-        1.0,
-    ];
+    const C: [f32; 8] =
+        [-1.0 / 75_600.0, 1.0 / 9_360.0, -1.0 / 1_320.0, 1.0 / 216.0, -1.0 / 42.0, 1.0 / 10.0, -1.0 / 3.0, 1.0];
     FRAC_2_SQRT_PI * x * horner(x * x, &C)
 }
 
@@ -260,16 +236,8 @@ fn powf_f32(x: f32, p: f32) -> f32 {
     let half_p = 0.5 * p;
     let p_is_odd = p_is_int && half_p != half_p.trunc();
     // The sign bit, not `x < 0`, so that (-0)^-1 = -inf.
-    let signed = if x.is_sign_negative() && p_is_odd {
-        -magnitude
-    } else {
-        magnitude
-    };
-    let signed = if x < 0.0 && !p_is_int {
-        f32::NAN
-    } else {
-        signed
-    };
+    let signed = if x.is_sign_negative() && p_is_odd { -magnitude } else { magnitude };
+    let signed = if x < 0.0 && !p_is_int { f32::NAN } else { signed };
     if p == 0.0 || x == 1.0 {
         1.0
     } else {

@@ -11,11 +11,7 @@ fn sweep(lo: f64, hi: f64, n: usize) -> impl Iterator<Item = f32> {
 const N: usize = 400_000;
 
 /// (max relative error, max absolute error) of `f` against `reference` over `xs`.
-fn max_err(
-    xs: impl Iterator<Item = f32>,
-    f: impl Fn(f32) -> f32,
-    reference: impl Fn(f64) -> f64,
-) -> (f64, f64) {
+fn max_err(xs: impl Iterator<Item = f32>, f: impl Fn(f32) -> f32, reference: impl Fn(f64) -> f64) -> (f64, f64) {
     let (mut rel, mut abs) = (0.0f64, 0.0f64);
     for x in xs {
         let want = reference(x as f64);
@@ -36,10 +32,7 @@ fn report(name: &str, (rel, abs): (f64, f64)) -> (f64, f64) {
 
 #[test]
 fn exp_accuracy_and_specials() {
-    let (rel, _) = report(
-        "exp",
-        max_err(sweep(-87.0, 88.7, N), FloatMath::exp, f64::exp),
-    );
+    let (rel, _) = report("exp", max_err(sweep(-87.0, 88.7, N), FloatMath::exp, f64::exp));
     assert!(rel < 2e-7, "exp rel error {rel}");
     // Subnormal results: within one subnormal step.
     let (_, abs) = max_err(sweep(-103.9, -87.4, N / 10), FloatMath::exp, f64::exp);
@@ -73,22 +66,13 @@ fn ln_accuracy_and_specials() {
 
 #[test]
 fn tanh_sigmoid_accuracy_and_specials() {
-    let (rel, abs) = report(
-        "tanh",
-        max_err(sweep(-20.0, 20.0, N), FloatMath::tanh, f64::tanh),
-    );
+    let (rel, abs) = report("tanh", max_err(sweep(-20.0, 20.0, N), FloatMath::tanh, f64::tanh));
     assert!(abs < 1e-6 && rel < 5e-7, "tanh errors rel {rel} abs {abs}");
     let (rel, _) = max_err(sweep(-1e-3, 1e-3, N / 10), FloatMath::tanh, f64::tanh);
     assert!(rel < 2e-7, "tanh near 0 rel error {rel}");
     let sig = |x: f64| 1.0 / (1.0 + (-x).exp());
-    let (rel, abs) = report(
-        "sigmoid",
-        max_err(sweep(-80.0, 80.0, N), FloatMath::sigmoid, sig),
-    );
-    assert!(
-        abs < 1e-6 && rel < 5e-7,
-        "sigmoid errors rel {rel} abs {abs}"
-    );
+    let (rel, abs) = report("sigmoid", max_err(sweep(-80.0, 80.0, N), FloatMath::sigmoid, sig));
+    assert!(abs < 1e-6 && rel < 5e-7, "sigmoid errors rel {rel} abs {abs}");
     assert_eq!(FloatMath::tanh(100.0f32), 1.0);
     assert_eq!(FloatMath::tanh(f32::NEG_INFINITY), -1.0);
     assert!(FloatMath::tanh(f32::NAN).is_nan());
@@ -107,17 +91,10 @@ fn f64_erf_matches_known_values_and_is_continuous() {
         (2.0, 0.995_322_265_018_952_7),
     ];
     for (x, want) in known {
-        assert!(
-            (erf_f64(x) - want).abs() < 1e-15,
-            "erf({x}) = {}",
-            erf_f64(x)
-        );
+        assert!((erf_f64(x) - want).abs() < 1e-15, "erf({x}) = {}", erf_f64(x));
         assert!((erf_f64(-x) + want).abs() < 1e-15);
     }
-    let erfc_known = [
-        (3.0, 2.209_049_699_858_544e-5),
-        (5.0, 1.537_459_794_428_035e-12),
-    ];
+    let erfc_known = [(3.0, 2.209_049_699_858_544e-5), (5.0, 1.537_459_794_428_035e-12)];
     for (x, want) in erfc_known {
         let rel = (erfc_f64(x) - want).abs() / want;
         assert!(rel < 1e-13, "erfc({x}) rel error {rel}");
@@ -138,16 +115,10 @@ fn erf_gelu_accuracy_and_specials() {
     let (rel, _) = max_err(sweep(-1e-3, 1e-3, N / 10), FloatMath::erf, erf_f64);
     assert!(rel < 2e-7, "erf near 0 rel error {rel}");
     let gelu64 = |x: f64| FloatMath::gelu(x);
-    let (_, abs) = report(
-        "gelu",
-        max_err(sweep(-12.0, 12.0, N), FloatMath::gelu, gelu64),
-    );
+    let (_, abs) = report("gelu", max_err(sweep(-12.0, 12.0, N), FloatMath::gelu, gelu64));
     assert!(abs < 2e-6, "gelu abs error {abs}");
     let grad64 = |x: f64| FloatMath::gelu_grad(x);
-    let (_, abs) = report(
-        "gelu_grad",
-        max_err(sweep(-12.0, 12.0, N), FloatMath::gelu_grad, grad64),
-    );
+    let (_, abs) = report("gelu_grad", max_err(sweep(-12.0, 12.0, N), FloatMath::gelu_grad, grad64));
     assert!(abs < 1e-6, "gelu_grad abs error {abs}");
     assert_eq!(FloatMath::erf(f32::INFINITY), 1.0);
     assert_eq!(FloatMath::erf(f32::NEG_INFINITY), -1.0);

@@ -89,12 +89,7 @@ fn row_fold_body<T: Float>(fold: Fold, row: &[T], center: T) -> T {
     match fold {
         Fold::Sum => lanes(row, T::ZERO, add, add),
         Fold::SumSquares => lanes(row, T::ZERO, |a, x: T| x.mul_add(x, a), add),
-        Fold::SqDev => lanes(
-            row,
-            T::ZERO,
-            |a, x: T| (x - center).mul_add(x - center, a),
-            add,
-        ),
+        Fold::SqDev => lanes(row, T::ZERO, |a, x: T| (x - center).mul_add(x - center, a), add),
         Fold::Max => lanes(row, T::NEG_INFINITY, max_nan, max_nan),
         Fold::Min => lanes(row, T::INFINITY, min_nan, min_nan),
     }
@@ -127,14 +122,7 @@ multiversion! {
 
 /// `acc[j] = fold(acc[j], row[col_start + j])` for each row of `block` (rows of `inner`).
 #[inline(always)]
-fn col_fold_body<T: Float>(
-    fold: Fold,
-    block: &[T],
-    inner: usize,
-    col_start: usize,
-    centers: &[T],
-    acc: &mut [T],
-) {
+fn col_fold_body<T: Float>(fold: Fold, block: &[T], inner: usize, col_start: usize, centers: &[T], acc: &mut [T]) {
     let cols = col_start..col_start + acc.len();
     macro_rules! each_row {
         (|$a:ident, $x:ident| $e:expr) => {
@@ -198,15 +186,7 @@ pub(crate) fn fold_columns<T: Float>(
         for_each_chunk(parallel, orow, COL_CHUNK, |c, acc| {
             let start = c * COL_CHUNK;
             acc.copy_from_slice(&slab[start..start + acc.len()]);
-            col_fold_kernel(
-                level,
-                fold.combiner(),
-                &slab[inner..],
-                inner,
-                start,
-                &[],
-                acc,
-            );
+            col_fold_kernel(level, fold.combiner(), &slab[inner..], inner, start, &[], acc);
         });
     });
 }
@@ -219,11 +199,7 @@ fn check_dims<T>(what: &str, x: &[T], dims: (usize, usize, usize), out_len: usiz
         "{what}: input has {} elements, expected outer·len·inner = {outer}·{len}·{inner}",
         x.len()
     );
-    assert_eq!(
-        out_len,
-        outer * inner,
-        "{what}: output has {out_len} elements, expected outer·inner = {outer}·{inner}"
-    );
+    assert_eq!(out_len, outer * inner, "{what}: output has {out_len} elements, expected outer·inner = {outer}·{inner}");
 }
 
 /// Folds every row of `[outer, len]` into `out`, with `center(row)` for `Fold::SqDev`.
@@ -246,14 +222,7 @@ fn fold_rows<T: Float>(
 
 /// Reduces `x` viewed as `[outer, len, inner]` over `len` into `out` (`[outer, inner]`).
 /// An empty axis gives the identity (0 for sums, -inf for Max, +inf for Min).
-pub fn reduce<T: Float>(
-    op: ReduceOp,
-    x: &[T],
-    outer: usize,
-    len: usize,
-    inner: usize,
-    out: &mut [T],
-) {
+pub fn reduce<T: Float>(op: ReduceOp, x: &[T], outer: usize, len: usize, inner: usize, out: &mut [T]) {
     check_dims("reduce", x, (outer, len, inner), out.len());
     let level = simd::level();
     if inner == 1 {
@@ -265,14 +234,7 @@ pub fn reduce<T: Float>(
 
 /// Variance over `len` of `x` viewed as `[outer, len, inner]`, divided by `len - correction`
 /// (0 = population, 1 = sample; NaN when that is ≤ 0). Two passes: the mean, then Σ (x - mean)².
-pub fn variance<T: Float>(
-    x: &[T],
-    outer: usize,
-    len: usize,
-    inner: usize,
-    correction: usize,
-    out: &mut [T],
-) {
+pub fn variance<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, correction: usize, out: &mut [T]) {
     check_dims("variance", x, (outer, len, inner), out.len());
     let level = simd::level();
     let inv_len = T::ONE / T::from_usize(len);
@@ -288,13 +250,7 @@ pub fn variance<T: Float>(
         fold_columns(level, Fold::SqDev, x, (outer, len, inner), &means, out);
     }
     // 0·inf would hide the NaN of a zero-dof variance when the deviations are exactly 0.
-    out.iter_mut().for_each(|v| {
-        *v = if len > correction {
-            *v * inv_dof
-        } else {
-            T::from_f64(f64::NAN)
-        }
-    });
+    out.iter_mut().for_each(|v| *v = if len > correction { *v * inv_dof } else { T::from_f64(f64::NAN) });
 }
 
 #[path = "reduce_arg.rs"]

@@ -19,20 +19,10 @@ pub fn argmin<T: Float>(x: &[T], outer: usize, len: usize, inner: usize, out: &m
     arg_extreme(false, x, outer, len, inner, out);
 }
 
-fn arg_extreme<T: Float>(
-    is_max: bool,
-    x: &[T],
-    outer: usize,
-    len: usize,
-    inner: usize,
-    out: &mut [i64],
-) {
+fn arg_extreme<T: Float>(is_max: bool, x: &[T], outer: usize, len: usize, inner: usize, out: &mut [i64]) {
     let what = if is_max { "argmax" } else { "argmin" };
     check_dims(what, x, (outer, len, inner), out.len());
-    assert!(
-        len > 0 || out.is_empty(),
-        "{what}: cannot reduce over an empty axis"
-    );
+    assert!(len > 0 || out.is_empty(), "{what}: cannot reduce over an empty axis");
     let level = simd::level();
     let parallel = x.len() >= PAR_MIN_ELEMS;
     if inner == 1 {
@@ -70,14 +60,7 @@ multiversion! {
 }
 
 #[inline(always)]
-fn arg_col_body<T: Float>(
-    is_max: bool,
-    slab: &[T],
-    inner: usize,
-    col_start: usize,
-    best: &mut [T],
-    idx: &mut [i64],
-) {
+fn arg_col_body<T: Float>(is_max: bool, slab: &[T], inner: usize, col_start: usize, best: &mut [T], idx: &mut [i64]) {
     let cols = col_start..col_start + best.len();
     best.copy_from_slice(&slab[cols.clone()]);
     idx.fill(0);

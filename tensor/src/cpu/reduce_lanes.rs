@@ -27,12 +27,7 @@ pub(crate) fn min_nan<T: Float>(a: T, b: T) -> T {
 
 /// Folds `row` into `ACC_LANES` accumulators, then combines them in a fixed tree.
 #[inline(always)]
-pub(crate) fn lanes<T: Float>(
-    row: &[T],
-    init: T,
-    step: impl Fn(T, T) -> T,
-    merge: impl Fn(T, T) -> T,
-) -> T {
+pub(crate) fn lanes<T: Float>(row: &[T], init: T, step: impl Fn(T, T) -> T, merge: impl Fn(T, T) -> T) -> T {
     let mut acc = [init; ACC_LANES];
     let mut chunks = row.chunks_exact(ACC_LANES);
     for chunk in &mut chunks {
@@ -50,13 +45,7 @@ pub(crate) fn lanes<T: Float>(
 
 /// As [`lanes`], over two rows of equal length read side by side (`step(acc, a[i], b[i])`).
 #[inline(always)]
-pub(crate) fn lanes2<T: Float>(
-    a: &[T],
-    b: &[T],
-    init: T,
-    step: impl Fn(T, T, T) -> T,
-    merge: impl Fn(T, T) -> T,
-) -> T {
+pub(crate) fn lanes2<T: Float>(a: &[T], b: &[T], init: T, step: impl Fn(T, T, T) -> T, merge: impl Fn(T, T) -> T) -> T {
     assert_eq!(a.len(), b.len(), "lanes2: rows of different lengths");
     let mut acc = [init; ACC_LANES];
     let (mut a_chunks, mut b_chunks) = (a.chunks_exact(ACC_LANES), b.chunks_exact(ACC_LANES));

@@ -23,19 +23,11 @@ const SHAPES: [(usize, usize, usize); 14] = [
 ];
 
 fn data<T: Float>(n: usize) -> Vec<T> {
-    (0..n)
-        .map(|i| T::from_f64(((i * 7919) % 1009) as f64 / 101.0 - 4.0))
-        .collect()
+    (0..n).map(|i| T::from_f64(((i * 7919) % 1009) as f64 / 101.0 - 4.0)).collect()
 }
 
 /// The reduction of column (o, i) in f64, by a plain loop.
-fn reference(
-    op: ReduceOp,
-    x: &[f64],
-    (_, len, inner): (usize, usize, usize),
-    o: usize,
-    i: usize,
-) -> f64 {
+fn reference(op: ReduceOp, x: &[f64], (_, len, inner): (usize, usize, usize), o: usize, i: usize) -> f64 {
     let vals = (0..len).map(|l| x[(o * len + l) * inner + i]);
     match op {
         ReduceOp::Sum => vals.sum(),
@@ -51,12 +43,7 @@ fn check<T: Float>(tol: f64) {
             let (outer, len, inner) = dims;
             let x = data::<T>(outer * len * inner);
             let x64: Vec<f64> = x.iter().map(|v| v.to_f64()).collect();
-            for op in [
-                ReduceOp::Sum,
-                ReduceOp::SumSquares,
-                ReduceOp::Max,
-                ReduceOp::Min,
-            ] {
+            for op in [ReduceOp::Sum, ReduceOp::SumSquares, ReduceOp::Max, ReduceOp::Min] {
                 let mut out = vec![T::ZERO; outer * inner];
                 with_level(level, || reduce(op, &x, outer, len, inner, &mut out));
                 for o in 0..outer {
@@ -86,11 +73,7 @@ fn check<T: Float>(tol: f64) {
                     let col: Vec<f64> = (0..len).map(|l| x64[(o * len + l) * inner + i]).collect();
                     let mean = col.iter().sum::<f64>() / len as f64;
                     let ssd: f64 = col.iter().map(|v| (v - mean) * (v - mean)).sum();
-                    let want = if len > 1 {
-                        ssd / (len - 1) as f64
-                    } else {
-                        f64::NAN
-                    };
+                    let want = if len > 1 { ssd / (len - 1) as f64 } else { f64::NAN };
                     let got = var[o * inner + i].to_f64();
                     assert!(
                         (got.is_nan() && want.is_nan()) || (got - want).abs() <= tol * 16.0 * want,
@@ -98,14 +81,8 @@ fn check<T: Float>(tol: f64) {
                     );
                     let max = col.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
                     let min = col.iter().cloned().fold(f64::INFINITY, f64::min);
-                    assert_eq!(
-                        amax[o * inner + i],
-                        col.iter().position(|&v| v == max).unwrap() as i64
-                    );
-                    assert_eq!(
-                        amin[o * inner + i],
-                        col.iter().position(|&v| v == min).unwrap() as i64
-                    );
+                    assert_eq!(amax[o * inner + i], col.iter().position(|&v| v == max).unwrap() as i64);
+                    assert_eq!(amin[o * inner + i], col.iter().position(|&v| v == min).unwrap() as i64);
                 }
             }
         }
@@ -163,21 +140,12 @@ fn argmax_of_empty_axis_panics() {
 
 /// Runs `f` in a rayon pool of `threads` threads.
 pub(crate) fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 #[test]
 fn results_do_not_depend_on_the_thread_count() {
-    let shapes = [
-        (1, 300_007, 1),
-        (3, 40_000, 1),
-        (1, 12_608, 384),
-        (2, 3000, 100),
-    ];
+    let shapes = [(1, 300_007, 1), (3, 40_000, 1), (1, 12_608, 384), (2, 3000, 100)];
     for (outer, len, inner) in shapes {
         let x = data::<f32>(outer * len * inner);
         let run = |threads| {

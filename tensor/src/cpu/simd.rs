@@ -87,10 +87,7 @@ fn has_avx512() -> bool {
 fn detected() -> SimdLevel {
     static DETECTED: OnceLock<SimdLevel> = OnceLock::new();
     *DETECTED.get_or_init(|| {
-        [SimdLevel::Avx512, SimdLevel::Avx2Fma]
-            .into_iter()
-            .find(|l| l.is_available())
-            .unwrap_or(SimdLevel::Portable)
+        [SimdLevel::Avx512, SimdLevel::Avx2Fma].into_iter().find(|l| l.is_available()).unwrap_or(SimdLevel::Portable)
     })
 }
 
@@ -105,18 +102,12 @@ pub fn level() -> SimdLevel {
 
 /// Every level this CPU can run, best first (always ends with `Portable`).
 pub fn available_levels() -> Vec<SimdLevel> {
-    [SimdLevel::Avx512, SimdLevel::Avx2Fma, SimdLevel::Portable]
-        .into_iter()
-        .filter(|l| l.is_available())
-        .collect()
+    [SimdLevel::Avx512, SimdLevel::Avx2Fma, SimdLevel::Portable].into_iter().filter(|l| l.is_available()).collect()
 }
 
 /// Runs `f` with kernels called from this thread forced to `level` (panics if the CPU lacks it).
 pub fn with_level<R>(level: SimdLevel, f: impl FnOnce() -> R) -> R {
-    assert!(
-        level.is_available(),
-        "SIMD level {level:?} is not available on this CPU"
-    );
+    assert!(level.is_available(), "SIMD level {level:?} is not available on this CPU");
     struct Restore(Option<SimdLevel>);
     impl Drop for Restore {
         fn drop(&mut self) {
@@ -148,13 +139,9 @@ pub(crate) fn for_each_chunk<T: Send>(
     use rayon::prelude::*;
     let chunk_len = chunk_len.max(1);
     if parallel {
-        buf.par_chunks_mut(chunk_len)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
+        buf.par_chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));
     } else {
-        buf.chunks_mut(chunk_len)
-            .enumerate()
-            .for_each(|(i, c)| f(i, c));
+        buf.chunks_mut(chunk_len).enumerate().for_each(|(i, c)| f(i, c));
     }
 }
 

@@ -25,26 +25,12 @@ pub fn log_softmax_rows<T: FloatMath>(x: &[T], row_len: usize, out: &mut [T]) {
 
 /// Backward of softmax from its output `y`: `dx = y·(dy - Σ dy·y)` per row.
 pub fn softmax_backward_rows<T: FloatMath>(y: &[T], dy: &[T], row_len: usize, dx: &mut [T]) {
-    drive(
-        "softmax_backward_rows",
-        Kind::SoftmaxBackward,
-        y,
-        dy,
-        row_len,
-        dx,
-    );
+    drive("softmax_backward_rows", Kind::SoftmaxBackward, y, dy, row_len, dx);
 }
 
 /// Backward of log-softmax from its output `y`: `dx = dy - exp(y)·Σ dy` per row.
 pub fn log_softmax_backward_rows<T: FloatMath>(y: &[T], dy: &[T], row_len: usize, dx: &mut [T]) {
-    drive(
-        "log_softmax_backward_rows",
-        Kind::LogSoftmaxBackward,
-        y,
-        dy,
-        row_len,
-        dx,
-    );
+    drive("log_softmax_backward_rows", Kind::LogSoftmaxBackward, y, dy, row_len, dx);
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,21 +43,9 @@ enum Kind {
 
 /// Checks the shapes and runs the kernel on groups of whole rows; `b` is empty for forwards.
 fn drive<T: FloatMath>(what: &str, kind: Kind, a: &[T], b: &[T], row_len: usize, out: &mut [T]) {
-    assert_eq!(
-        a.len(),
-        out.len(),
-        "{what}: input has {} elements but output has {}",
-        a.len(),
-        out.len()
-    );
+    assert_eq!(a.len(), out.len(), "{what}: input has {} elements but output has {}", a.len(), out.len());
     if matches!(kind, Kind::SoftmaxBackward | Kind::LogSoftmaxBackward) {
-        assert_eq!(
-            b.len(),
-            out.len(),
-            "{what}: dy has {} elements but y has {}",
-            b.len(),
-            a.len()
-        );
+        assert_eq!(b.len(), out.len(), "{what}: dy has {} elements but y has {}", b.len(), a.len());
     }
     assert!(
         (row_len == 0 && a.is_empty()) || a.len().checked_rem(row_len) == Some(0),
@@ -108,9 +82,7 @@ fn softmax_body<T: FloatMath>(kind: Kind, a: &[T], b: &[T], row_len: usize, out:
             for (x, out) in a.chunks_exact(row_len).zip(out.chunks_exact_mut(row_len)) {
                 let m = lanes(x, T::NEG_INFINITY, max_nan, max_nan);
                 let log_sum = lanes(x, T::ZERO, |s, v| s + (v - m).exp(), add).ln();
-                out.iter_mut()
-                    .zip(x)
-                    .for_each(|(o, &v)| *o = (v - m) - log_sum);
+                out.iter_mut().zip(x).for_each(|(o, &v)| *o = (v - m) - log_sum);
             }
         }
         Kind::SoftmaxBackward => {
@@ -158,12 +130,7 @@ fn exp_and_sum<T: FloatMath>(x: &[T], m: T, out: &mut [T]) -> T {
 /// One chunk of [`exp_and_sum`]. A function, not a closure: a closure this large, called from two
 /// places, may be left out of line, and then runs without the caller's target features.
 #[inline(always)]
-fn exp_chunk<T: FloatMath>(
-    x: &[T; ACC_LANES],
-    m: T,
-    out: &mut [T; ACC_LANES],
-    acc: &mut [T; ACC_LANES],
-) {
+fn exp_chunk<T: FloatMath>(x: &[T; ACC_LANES], m: T, out: &mut [T; ACC_LANES], acc: &mut [T; ACC_LANES]) {
     for ((a, o), &v) in acc.iter_mut().zip(out.iter_mut()).zip(x) {
         *o = (v - m).exp();
         *a += *o;

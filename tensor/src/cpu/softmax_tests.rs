@@ -8,9 +8,7 @@ use crate::cpu::Float;
 const ROW_LENS: [usize; 9] = [1, 7, 15, 16, 17, 33, 197, 1000, 100_003];
 
 fn data<T: Float>(n: usize, seed: usize) -> Vec<T> {
-    (0..n)
-        .map(|i| T::from_f64(((i * 7919 + seed * 31) % 1009) as f64 / 97.0 - 5.0))
-        .collect()
+    (0..n).map(|i| T::from_f64(((i * 7919 + seed * 31) % 1009) as f64 / 97.0 - 5.0)).collect()
 }
 
 fn softmax_ref(x: &[f64]) -> Vec<f64> {
@@ -49,14 +47,8 @@ fn check<T: FloatMath>(tol: f64) {
                     let at = format!("{level:?} row_len={row_len} i={i}");
                     assert!(close(y[i].to_f64(), p[k], tol), "softmax {at}");
                     assert!(close(ly[i].to_f64(), p[k].ln(), tol), "log_softmax {at}");
-                    assert!(
-                        close(dx[i].to_f64(), p[k] * (dy64[k] - dot), tol),
-                        "softmax bwd {at}"
-                    );
-                    assert!(
-                        close(ldx[i].to_f64(), dy64[k] - p[k] * dsum, tol * 10.0),
-                        "lsm bwd {at}"
-                    );
+                    assert!(close(dx[i].to_f64(), p[k] * (dy64[k] - dot), tol), "softmax bwd {at}");
+                    assert!(close(ldx[i].to_f64(), dy64[k] - p[k] * dsum, tol * 10.0), "lsm bwd {at}");
                 }
             }
         }
@@ -125,20 +117,13 @@ fn backward_matches_finite_differences() {
             softmax_backward_rows(&y, &dy, row_len, &mut dx);
         }
         for (a, n) in dx.iter().zip(finite_diff(forward, &x, &dy)) {
-            assert!(
-                (a - n).abs() < 1e-7,
-                "log={log}: analytic {a} vs numeric {n}"
-            );
+            assert!((a - n).abs() < 1e-7, "log={log}: analytic {a} vs numeric {n}");
         }
     }
 }
 
 fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .unwrap()
-        .install(f)
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 #[test]

@@ -33,13 +33,7 @@ pub enum UnaryOp {
 
 /// `out[i] = op(x[i])` for every i; panics if the lengths differ.
 pub fn unary<T: FloatMath>(op: UnaryOp, x: &[T], out: &mut [T]) {
-    assert_eq!(
-        x.len(),
-        out.len(),
-        "unary {op:?}: input has {} elements but output has {}",
-        x.len(),
-        out.len()
-    );
+    assert_eq!(x.len(), out.len(), "unary {op:?}: input has {} elements but output has {}", x.len(), out.len());
     let op = simplify(op);
     let level = simd::level();
     if x.len() < PAR_MIN_ELEMS {
@@ -146,10 +140,7 @@ mod tests {
 
     /// Inputs in (-4, 4) for most ops, positive for those with a restricted domain.
     fn input(op: UnaryOp, n: usize) -> Vec<f64> {
-        let positive = matches!(
-            op,
-            UnaryOp::Log | UnaryOp::Sqrt | UnaryOp::Rsqrt | UnaryOp::Powf(_)
-        );
+        let positive = matches!(op, UnaryOp::Log | UnaryOp::Sqrt | UnaryOp::Rsqrt | UnaryOp::Powf(_));
         (0..n)
             .map(|i| {
                 let t = ((i * 7919) % 1009) as f64 / 1009.0;
@@ -189,16 +180,8 @@ mod tests {
 
     #[test]
     fn every_level_computes_the_same_bits() {
-        let x: Vec<f32> = input(UnaryOp::Gelu, 1000)
-            .iter()
-            .map(|&v| v as f32)
-            .collect();
-        for op in [
-            UnaryOp::Exp,
-            UnaryOp::Gelu,
-            UnaryOp::Tanh,
-            UnaryOp::GeluGrad,
-        ] {
+        let x: Vec<f32> = input(UnaryOp::Gelu, 1000).iter().map(|&v| v as f32).collect();
+        for op in [UnaryOp::Exp, UnaryOp::Gelu, UnaryOp::Tanh, UnaryOp::GeluGrad] {
             let outs: Vec<Vec<u32>> = available_levels()
                 .into_iter()
                 .map(|level| {
@@ -222,10 +205,7 @@ mod tests {
         assert_eq!(&out[1..], &[f32::INFINITY, 0.0, 1.0, 1.0]);
         unary(UnaryOp::Log, &x, &mut out);
         assert!(out[0].is_nan() && out[2].is_nan());
-        assert_eq!(
-            [out[1], out[3], out[4]],
-            [f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY]
-        );
+        assert_eq!([out[1], out[3], out[4]], [f32::INFINITY, f32::NEG_INFINITY, f32::NEG_INFINITY]);
     }
 
     #[test]

@@ -13,8 +13,8 @@ use rayon::prelude::*;
 use super::float_dispatch;
 use crate::cpu::binary::{self, BinaryOp, CmpOp, Operand};
 use crate::cpu::mathfn::FloatMath;
-use crate::cpu::Float;
 use crate::cpu::unary::{self, UnaryOp};
+use crate::cpu::Float;
 use crate::dtype::Element;
 use crate::strided::Walk;
 use crate::{Layout, Shape, Tensor};
@@ -160,7 +160,13 @@ impl Tensor {
 
     /// A broadcasting binary op (`self` op `other`); both tensors must share a float dtype.
     pub fn binary(&self, op: BinaryOp, other: &Tensor) -> Tensor {
-        assert_eq!(self.dtype(), other.dtype(), "{op:?} of {} and {} tensors: cast one first", self.dtype(), other.dtype());
+        assert_eq!(
+            self.dtype(),
+            other.dtype(),
+            "{op:?} of {} and {} tensors: cast one first",
+            self.dtype(),
+            other.dtype()
+        );
         float_dispatch!(self.dtype(), format!("{op:?}"), T =>
             broadcast_rows::<T, T>(self, other, |a, b, out| binary::binary(op, a, b, out)))
     }
@@ -207,7 +213,13 @@ impl Tensor {
 
     /// Elementwise comparison with broadcasting, as a u8 mask (1 where true).
     pub fn compare(&self, op: CmpOp, other: &Tensor) -> Tensor {
-        assert_eq!(self.dtype(), other.dtype(), "{op:?} of {} and {} tensors: cast one first", self.dtype(), other.dtype());
+        assert_eq!(
+            self.dtype(),
+            other.dtype(),
+            "{op:?} of {} and {} tensors: cast one first",
+            self.dtype(),
+            other.dtype()
+        );
         float_dispatch!(self.dtype(), format!("{op:?}"), T =>
             broadcast_rows::<T, u8>(self, other, |a, b, out| binary::compare(op, a, b, out)))
     }

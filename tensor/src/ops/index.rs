@@ -123,7 +123,13 @@ impl Tensor {
     /// (repeated indices accumulate). `index` and `src` share a shape.
     pub fn scatter_add(&self, axis: isize, index: &Tensor, src: &Tensor) -> Tensor {
         let axis = self.shape().axis(axis);
-        assert_eq!(index.shape(), src.shape(), "scatter_add: index {:?} and src {:?} differ", index.shape(), src.shape());
+        assert_eq!(
+            index.shape(),
+            src.shape(),
+            "scatter_add: index {:?} and src {:?} differ",
+            index.shape(),
+            src.shape()
+        );
         check_same_except(self.shape(), index.shape(), axis, "scatter_add");
         let idx = indices_of(index, "scatter_add");
         float_dispatch!(self.dtype(), "scatter_add", T => scatter_add_impl::<T>(self, axis, &idx, src))
@@ -132,14 +138,26 @@ impl Tensor {
     /// For a u8 mask [B, N] with the same number K of ones in every row, the positions of the ones
     /// in each row as i64 [B, K] (ascending).
     pub fn mask_indices(&self) -> Tensor {
-        assert!(self.dtype() == DType::U8 && self.rank() == 2, "mask_indices takes a u8 [B, N] mask, got {} {:?}", self.dtype(), self.shape());
+        assert!(
+            self.dtype() == DType::U8 && self.rank() == 2,
+            "mask_indices takes a u8 [B, N] mask, got {} {:?}",
+            self.dtype(),
+            self.shape()
+        );
         let (b, n) = (self.dims()[0], self.dims()[1]);
         let mask = self.to_vec::<u8>();
-        let rows: Vec<Vec<i64>> =
-            mask.chunks(n.max(1)).map(|r| r.iter().enumerate().filter(|(_, &m)| m != 0).map(|(i, _)| i as i64).collect()).collect();
+        let rows: Vec<Vec<i64>> = mask
+            .chunks(n.max(1))
+            .map(|r| r.iter().enumerate().filter(|(_, &m)| m != 0).map(|(i, _)| i as i64).collect())
+            .collect();
         let k = rows.first().map_or(0, Vec::len);
         for (i, r) in rows.iter().enumerate() {
-            assert_eq!(r.len(), k, "mask row {i} selects {} positions but row 0 selects {k}: every row must select the same count", r.len());
+            assert_eq!(
+                r.len(),
+                k,
+                "mask row {i} selects {} positions but row 0 selects {k}: every row must select the same count",
+                r.len()
+            );
         }
         Tensor::from_values(rows.concat(), [b, k])
     }

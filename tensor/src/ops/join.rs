@@ -39,7 +39,13 @@ impl Tensor {
     pub fn stack(parts: &[Tensor], axis: isize) -> Tensor {
         let first = parts.first().expect("stack needs at least one tensor");
         for p in parts {
-            assert_eq!(p.shape(), first.shape(), "stack needs equal shapes, got {:?} and {:?}", first.shape(), p.shape());
+            assert_eq!(
+                p.shape(),
+                first.shape(),
+                "stack needs equal shapes, got {:?} and {:?}",
+                first.shape(),
+                p.shape()
+            );
         }
         let expanded: Vec<Tensor> = parts.iter().map(|p| p.unsqueeze(axis)).collect();
         let rank = first.rank() as isize + 1;

@@ -69,7 +69,13 @@ impl Tensor {
             self.shape(),
             other.shape()
         );
-        assert_eq!(self.dtype(), other.dtype(), "matmul of {} and {} tensors: cast one first", self.dtype(), other.dtype());
+        assert_eq!(
+            self.dtype(),
+            other.dtype(),
+            "matmul of {} and {} tensors: cast one first",
+            self.dtype(),
+            other.dtype()
+        );
         match self.dtype() {
             DType::F32 => batched::<f32>(self, other, |a, b, c, p| sgemm(1.0, a, b, 0.0, c, p)),
             DType::F64 => batched::<f64>(self, other, |a, b, c, p| dgemm(1.0, a, b, 0.0, c, p)),

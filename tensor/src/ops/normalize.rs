@@ -38,7 +38,12 @@ pub struct LayerNormOutput {
     pub rstd: Tensor,
 }
 
-fn layer_norm_impl<T: FloatMath + Element>(x: &Tensor, w: Option<&Tensor>, b: Option<&Tensor>, eps: f64) -> LayerNormOutput {
+fn layer_norm_impl<T: FloatMath + Element>(
+    x: &Tensor,
+    w: Option<&Tensor>,
+    b: Option<&Tensor>,
+    eps: f64,
+) -> LayerNormOutput {
     let d = x.dim(-1);
     let rows = x.numel() / d.max(1);
     let src = x.values::<T>();
@@ -46,7 +51,16 @@ fn layer_norm_impl<T: FloatMath + Element>(x: &Tensor, w: Option<&Tensor>, b: Op
     let mut y = vec![T::default(); src.len()];
     let (mut mean, mut rstd) = (vec![T::default(); rows], vec![T::default(); rows]);
     if !src.is_empty() {
-        layernorm::layer_norm_rows(&src, d, wv.as_deref(), bv.as_deref(), <T as crate::cpu::Float>::from_f64(eps), &mut y, &mut mean, &mut rstd);
+        layernorm::layer_norm_rows(
+            &src,
+            d,
+            wv.as_deref(),
+            bv.as_deref(),
+            <T as crate::cpu::Float>::from_f64(eps),
+            &mut y,
+            &mut mean,
+            &mut rstd,
+        );
     }
     let stat_shape = x.dims()[..x.rank() - 1].to_vec();
     LayerNormOutput {

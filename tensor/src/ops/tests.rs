@@ -86,7 +86,7 @@ proptest! {
         }
         let gt = a.compare(CmpOp::Gt, &b).to_vec_f64();
         let want: Vec<f64> = (0..gt.len()).map(|i| {
-            let idx = unravel(i, &a.shape().broadcast(b.shape()).dims().to_vec());
+            let idx = unravel(i, a.shape().broadcast(b.shape()).dims());
             (at_broadcast(&av, &da, &idx) > at_broadcast(&bv, &db, &idx)) as u8 as f64
         }).collect();
         prop_assert_eq!(gt, want);
@@ -280,7 +280,9 @@ fn patchify_orders_channel_then_pixel_and_inverts() {
 fn elementwise_math_on_views() {
     let x = Tensor::from_vec(vec![-2.0f32, -0.5, 0.0, 0.5, 2.0, 4.0], [2, 3]).t();
     let v: Vec<f64> = x.to_vec_f64();
-    let check = |t: Tensor, f: fn(f64) -> f64| assert_close(&t.to_vec_f64(), &v.iter().map(|&a| f(a)).collect::<Vec<_>>(), 1e-6);
+    let check = |t: Tensor, f: fn(f64) -> f64| {
+        assert_close(&t.to_vec_f64(), &v.iter().map(|&a| f(a)).collect::<Vec<_>>(), 1e-6)
+    };
     check(x.exp(), f64::exp);
     check(x.tanh(), f64::tanh);
     check(x.relu(), |a| a.max(0.0));

@@ -20,15 +20,8 @@ use super::{kernel_portable, pack, pack::Strided, Kernel};
 /// One micro-kernel call: `C[0..MR, 0..NR] ← alpha·Ap·Bp + beta·C` over `kc` steps, where Ap holds `MR`
 /// values per step, Bp holds `NR`, and C is column-major with column stride `ldc` (unit row stride).
 /// `beta == 0` must not read C.
-pub(super) type MicroKernel = unsafe fn(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    alpha: f32,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-);
+pub(super) type MicroKernel =
+    unsafe fn(kc: usize, a: *const f32, b: *const f32, alpha: f32, beta: f32, c: *mut f32, ldc: usize);
 
 /// Packs `rows × kc` of a strided matrix into slivers of a fixed width (zero-padding the last one).
 pub(super) type PackFn = unsafe fn(x: Strided, rows: usize, kc: usize, out: *mut f32);

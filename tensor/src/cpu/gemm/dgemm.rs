@@ -30,14 +30,7 @@ impl SendPtr {
 }
 
 /// f64 GEMM for gradient checks: correct and reasonably fast (a simple cache-blocked loop that autovectorises is fine), same addressing.
-pub fn dgemm(
-    alpha: f64,
-    a: MatRef<f64>,
-    b: MatRef<f64>,
-    beta: f64,
-    c: MatMut<f64>,
-    par: Parallelism,
-) {
+pub fn dgemm(alpha: f64, a: MatRef<f64>, b: MatRef<f64>, beta: f64, c: MatMut<f64>, par: Parallelism) {
     check_shapes("dgemm", &a, &b, &c);
     let (m, n, k) = (c.rows, c.cols, a.cols);
     if m == 0 || n == 0 {
@@ -47,8 +40,7 @@ pub fn dgemm(
         scale(beta, c);
         return;
     }
-    let parallel =
-        par == Parallelism::Rayon && m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS;
+    let parallel = par == Parallelism::Rayon && m.saturating_mul(n).saturating_mul(k) >= PAR_MIN_MACS;
     let mut block = vec![0.0f64; KB.min(k) * NB.min(n)];
     let (c_off, c_rs, c_cs) = (c.offset, c.rs, c.cs);
     let cp = SendPtr(c.data.as_mut_ptr());
@@ -67,11 +59,7 @@ pub fn dgemm(
                 let mut acc = [0.0f64; NB];
                 let acc = &mut acc[..ncur];
                 for (p, brow) in block.chunks_exact(ncur).enumerate() {
-                    axpy(
-                        acc,
-                        alpha * a.data[a.offset + i * a.rs + (pb + p) * a.cs],
-                        brow,
-                    );
+                    axpy(acc, alpha * a.data[a.offset + i * a.rs + (pb + p) * a.cs], brow);
                 }
                 for (j, &v) in acc.iter().enumerate() {
                     // SAFETY: (i, jb + j) is inside the bounds-checked C view; only this task

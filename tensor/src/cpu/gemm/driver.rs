@@ -69,11 +69,7 @@ impl Problem {
         debug_assert!(c.rows > 0 && c.cols > 0 && a.cols > 0);
         // SAFETY: the views are non-empty and bounds-checked, so each offset is inside its slice.
         let (ap, bp, cp) = unsafe {
-            (
-                a.data.as_ptr().add(a.offset),
-                b.data.as_ptr().add(b.offset),
-                c.data.as_mut_ptr().add(c.offset),
-            )
+            (a.data.as_ptr().add(a.offset), b.data.as_ptr().add(b.offset), c.data.as_mut_ptr().add(c.offset))
         };
         let p = Problem {
             m: c.rows,
@@ -81,21 +77,9 @@ impl Problem {
             k: a.cols,
             alpha,
             beta,
-            a: Strided {
-                ptr: ap,
-                rs: a.rs,
-                cs: a.cs,
-            },
-            b: Strided {
-                ptr: bp,
-                rs: b.rs,
-                cs: b.cs,
-            },
-            c: StridedMut {
-                ptr: cp,
-                rs: c.rs,
-                cs: c.cs,
-            },
+            a: Strided { ptr: ap, rs: a.rs, cs: a.cs },
+            b: Strided { ptr: bp, rs: b.rs, cs: b.cs },
+            c: StridedMut { ptr: cp, rs: c.rs, cs: c.cs },
         };
         // The kernel stores columns of C with unit stride: if C's unit stride runs along its rows,
         // compute Cᵀ = Bᵀ·Aᵀ instead (same memory). When both strides are 1 (a single row or column),
@@ -117,11 +101,7 @@ impl Problem {
             n: self.m,
             a: self.b.t(),
             b: self.a.t(),
-            c: StridedMut {
-                ptr: self.c.ptr,
-                rs: self.c.cs,
-                cs: self.c.rs,
-            },
+            c: StridedMut { ptr: self.c.ptr, rs: self.c.cs, cs: self.c.rs },
             ..self
         }
     }
@@ -130,11 +110,7 @@ impl Problem {
 /// Runs the whole loop nest.
 pub(super) fn run(spec: &KernelSpec, p: Problem, par: bool) {
     let macs = p.m.saturating_mul(p.n).saturating_mul(p.k);
-    let threads = if par && macs >= PAR_MIN_MACS {
-        rayon::current_num_threads().max(1)
-    } else {
-        1
-    };
+    let threads = if par && macs >= PAR_MIN_MACS { rayon::current_num_threads().max(1) } else { 1 };
     let nc = even_block(p.n, spec.nc, spec.nr);
     let kc = even_block(p.k, spec.kc, 1);
     let mut bbuf = B_BUF.with(|b| b.take());
@@ -153,14 +129,7 @@ pub(super) fn run(spec: &KernelSpec, p: Problem, par: bool) {
                 if rows > 0 {
                     // SAFETY: slivers s0..s1 of the block; threads get disjoint sliver ranges of a
                     // buffer sized for `panels` slivers of kc·NR floats.
-                    unsafe {
-                        (spec.pack_b)(
-                            bsrc.at(s0 * spec.nr, 0),
-                            rows,
-                            kcur,
-                            bp.get().add(s0 * spec.nr * kcur),
-                        )
-                    };
+                    unsafe { (spec.pack_b)(bsrc.at(s0 * spec.nr, 0), rows, kcur, bp.get().add(s0 * spec.nr * kcur)) };
                 }
             };
             let grid = Grid::new(threads, p.m.div_ceil(spec.mr), panels);
@@ -170,17 +139,13 @@ pub(super) fn run(spec: &KernelSpec, p: Problem, par: bool) {
                 let rows = (i0 * spec.mr, (i1 * spec.mr).min(p.m));
                 let slivers = share(panels, grid.tn, ni);
                 // SAFETY: the B block is fully packed (joined above) and only read from here on.
-                unsafe {
-                    block_of_rows(spec, &p, pc, kcur, jc, ncur, rows, slivers, bp.get(), beta)
-                };
+                unsafe { block_of_rows(spec, &p, pc, kcur, jc, ncur, rows, slivers, bp.get(), beta) };
             };
             if threads == 1 {
                 pack_part(0, 1);
                 task(0);
             } else {
-                (0..threads)
-                    .into_par_iter()
-                    .for_each(|t| pack_part(t, threads));
+                (0..threads).into_par_iter().for_each(|t| pack_part(t, threads));
                 (0..grid.tm * grid.tn).into_par_iter().for_each(task);
             }
         }
@@ -280,11 +245,7 @@ impl Grid {
                 best = (load, tm);
             }
         }
-        Grid {
-            tm: best.1,
-            tn: threads / best.1,
-            m_slivers,
-        }
+        Grid { tm: best.1, tn: threads / best.1, m_slivers }
     }
 }
 
@@ -297,7 +258,5 @@ fn share(count: usize, parts: usize, t: usize) -> (usize, usize) {
 /// of `unit`), so no pass is left with a sliver-thin remainder.
 fn even_block(len: usize, max: usize, unit: usize) -> usize {
     let blocks = len.div_ceil(max).max(1);
-    len.div_ceil(blocks)
-        .next_multiple_of(unit)
-        .min(max.max(unit))
+    len.div_ceil(blocks).next_multiple_of(unit).min(max.max(unit))
 }

@@ -32,11 +32,7 @@ pub(super) unsafe fn kernel<const MR: usize, const NR: usize>(
         let col = c.add(j * ldc);
         for (i, &x) in acc_j.iter().enumerate() {
             let out = col.add(i);
-            *out = if beta == 0.0 {
-                alpha * x
-            } else {
-                alpha * x + beta * *out
-            };
+            *out = if beta == 0.0 { alpha * x } else { alpha * x + beta * *out };
         }
     }
 }

@@ -71,39 +71,19 @@ pub struct MatMut<'a, T> {
 impl<'a, T> MatRef<'a, T> {
     /// A dense row-major `rows × cols` view of the start of `data`.
     pub fn row_major(data: &'a [T], rows: usize, cols: usize) -> Self {
-        MatRef {
-            data,
-            offset: 0,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
+        MatRef { data, offset: 0, rows, cols, rs: cols, cs: 1 }
     }
 
     /// The transposed view (no data moves).
     pub fn t(self) -> Self {
-        MatRef {
-            rows: self.cols,
-            cols: self.rows,
-            rs: self.cs,
-            cs: self.rs,
-            ..self
-        }
+        MatRef { rows: self.cols, cols: self.rows, rs: self.cs, cs: self.rs, ..self }
     }
 }
 
 impl<'a, T> MatMut<'a, T> {
     /// A dense row-major `rows × cols` view of the start of `data`.
     pub fn row_major(data: &'a mut [T], rows: usize, cols: usize) -> Self {
-        MatMut {
-            data,
-            offset: 0,
-            rows,
-            cols,
-            rs: cols,
-            cs: 1,
-        }
+        MatMut { data, offset: 0, rows, cols, rs: cols, cs: 1 }
     }
 }
 
@@ -131,10 +111,7 @@ impl Kernel {
 
     /// Every kernel this CPU supports, fastest first (`Portable` is always last).
     pub fn available() -> Vec<Kernel> {
-        [Kernel::Avx512, Kernel::Avx2Fma, Kernel::Portable]
-            .into_iter()
-            .filter(|k| k.is_supported())
-            .collect()
+        [Kernel::Avx512, Kernel::Avx2Fma, Kernel::Portable].into_iter().filter(|k| k.is_supported()).collect()
     }
 
     /// A short lower-case name for logs and benchmark ids.
@@ -160,14 +137,7 @@ impl Kernel {
 }
 
 /// C ← alpha·A·B + beta·C. Panics with a clear message on inconsistent dimensions or views that go out of bounds.
-pub fn sgemm(
-    alpha: f32,
-    a: MatRef<f32>,
-    b: MatRef<f32>,
-    beta: f32,
-    c: MatMut<f32>,
-    par: Parallelism,
-) {
+pub fn sgemm(alpha: f32, a: MatRef<f32>, b: MatRef<f32>, beta: f32, c: MatMut<f32>, par: Parallelism) {
     sgemm_with(Kernel::best(), alpha, a, b, beta, c, par)
 }
 
@@ -181,11 +151,7 @@ pub fn sgemm_with(
     c: MatMut<f32>,
     par: Parallelism,
 ) {
-    assert!(
-        kernel.is_supported(),
-        "sgemm: kernel {} is not supported by this CPU",
-        kernel.name()
-    );
+    assert!(kernel.is_supported(), "sgemm: kernel {} is not supported by this CPU", kernel.name());
     check_shapes("sgemm", &a, &b, &c);
     if c.rows == 0 || c.cols == 0 {
         return;
@@ -221,36 +187,9 @@ pub(crate) fn check_shapes<T>(what: &str, a: &MatRef<T>, b: &MatRef<T>, c: &MatM
         c.rows,
         c.cols
     );
-    check_bounds(
-        what,
-        "A",
-        a.data.len(),
-        a.offset,
-        a.rows,
-        a.cols,
-        a.rs,
-        a.cs,
-    );
-    check_bounds(
-        what,
-        "B",
-        b.data.len(),
-        b.offset,
-        b.rows,
-        b.cols,
-        b.rs,
-        b.cs,
-    );
-    check_bounds(
-        what,
-        "C",
-        c.data.len(),
-        c.offset,
-        c.rows,
-        c.cols,
-        c.rs,
-        c.cs,
-    );
+    check_bounds(what, "A", a.data.len(), a.offset, a.rows, a.cols, a.rs, a.cs);
+    check_bounds(what, "B", b.data.len(), b.offset, b.rows, b.cols, b.rs, b.cs);
+    check_bounds(what, "C", c.data.len(), c.offset, c.rows, c.cols, c.rs, c.cs);
     assert!(
         elements_distinct(c.rows, c.cols, c.rs, c.cs),
         "{what}: C view ({}×{}, strides ({}, {})) maps several elements to one place",
@@ -272,27 +211,14 @@ fn elements_distinct(rows: usize, cols: usize, rs: usize, cs: usize) -> bool {
         (true, false) => rs >= 1,
         (false, true) => cs >= 1,
         (true, true) => {
-            let ((s_in, n_in), s_out) = if rs <= cs {
-                ((rs, rows), cs)
-            } else {
-                ((cs, cols), rs)
-            };
+            let ((s_in, n_in), s_out) = if rs <= cs { ((rs, rows), cs) } else { ((cs, cols), rs) };
             s_in >= 1 && s_in.saturating_mul(n_in) <= s_out
         }
     }
 }
 
 #[allow(clippy::too_many_arguments)]
-fn check_bounds(
-    what: &str,
-    name: &str,
-    len: usize,
-    offset: usize,
-    rows: usize,
-    cols: usize,
-    rs: usize,
-    cs: usize,
-) {
+fn check_bounds(what: &str, name: &str, len: usize, offset: usize, rows: usize, cols: usize, rs: usize, cs: usize) {
     if rows == 0 || cols == 0 {
         return;
     }

@@ -17,11 +17,7 @@ pub fn gemm_naive<T: Float>(alpha: T, a: MatRef<T>, b: MatRef<T>, beta: T, c: Ma
             }
             let out = &mut c.data[c.offset + i * c.rs + j * c.cs];
             // beta = 0 must not read C: NaN garbage there is overwritten, not propagated.
-            let old = if beta == T::ZERO {
-                0.0
-            } else {
-                beta_f64 * out.to_f64()
-            };
+            let old = if beta == T::ZERO { 0.0 } else { beta_f64 * out.to_f64() };
             *out = T::from_f64(alpha * sum + old);
         }
     }

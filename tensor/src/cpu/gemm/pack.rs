@@ -26,11 +26,7 @@ unsafe impl Sync for Strided {}
 
 impl Strided {
     pub fn t(self) -> Strided {
-        Strided {
-            ptr: self.ptr,
-            rs: self.cs,
-            cs: self.rs,
-        }
+        Strided { ptr: self.ptr, rs: self.cs, cs: self.rs }
     }
 
     /// The view moved to element (i, j).
@@ -38,10 +34,7 @@ impl Strided {
     /// # Safety
     /// (i, j) must lie inside the checked view.
     pub unsafe fn at(self, i: usize, j: usize) -> Strided {
-        Strided {
-            ptr: self.ptr.add(i * self.rs + j * self.cs),
-            ..self
-        }
+        Strided { ptr: self.ptr.add(i * self.rs + j * self.cs), ..self }
     }
 }
 
@@ -49,12 +42,7 @@ impl Strided {
 ///
 /// # Safety
 /// `x` must be readable on `rows × kc`; `out` must hold `ceil(rows / W) · W · kc` floats.
-pub(super) unsafe fn pack_scalar<const W: usize>(
-    x: Strided,
-    rows: usize,
-    kc: usize,
-    out: *mut f32,
-) {
+pub(super) unsafe fn pack_scalar<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
     for s in 0..rows.div_ceil(W) {
         let h = W.min(rows - s * W);
         let xs = x.at(s * W, 0);
@@ -79,11 +67,7 @@ unsafe fn pack_sliver_generic<const W: usize>(x: Strided, h: usize, kc: usize, d
     for p in 0..kc {
         let d = dst.add(p * W);
         for i in 0..W {
-            *d.add(i) = if i < h {
-                *x.ptr.add(i * x.rs + p * x.cs)
-            } else {
-                0.0
-            };
+            *d.add(i) = if i < h { *x.ptr.add(i * x.rs + p * x.cs) } else { 0.0 };
         }
     }
 }
@@ -137,16 +121,7 @@ unsafe fn transpose_sliver<const W: usize>(x: Strided, h: usize, kc: usize, dst:
             return;
         }
         let row = |r: usize| x.ptr.add((i + r.min(group - 1)) * x.rs);
-        let rows: [*const f32; 8] = [
-            row(0),
-            row(1),
-            row(2),
-            row(3),
-            row(4),
-            row(5),
-            row(6),
-            row(7),
-        ];
+        let rows: [*const f32; 8] = [row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7)];
         let mut p = 0;
         while p < k8 {
             let t = transpose8(std::array::from_fn(|r| _mm256_loadu_ps(rows[r].add(p))));

@@ -29,22 +29,11 @@ enum Layout {
     /// Neither stride is 1.
     Gapped,
 }
-const LAYOUTS: [Layout; 5] = [
-    Layout::RowMajor,
-    Layout::ColMajor,
-    Layout::SubRowMajor,
-    Layout::SubColMajor,
-    Layout::Gapped,
-];
+const LAYOUTS: [Layout; 5] =
+    [Layout::RowMajor, Layout::ColMajor, Layout::SubRowMajor, Layout::SubColMajor, Layout::Gapped];
 
 /// A matrix in `layout`: its slice (filled with `fill` outside the view), offset and strides.
-fn build(
-    rows: usize,
-    cols: usize,
-    layout: Layout,
-    rng: &mut Rng,
-    fill: f32,
-) -> (Vec<f32>, usize, usize, usize) {
+fn build(rows: usize, cols: usize, layout: Layout, rng: &mut Rng, fill: f32) -> (Vec<f32>, usize, usize, usize) {
     let (offset, rs, cs, len) = match layout {
         Layout::RowMajor => (0, cols, 1, rows * cols),
         Layout::ColMajor => (0, 1, rows, rows * cols),
@@ -74,15 +63,7 @@ struct Case {
 /// Runs `case` on `kernel` and on `gemm_naive`; checks the view against a k-scaled f32 bound and
 /// that nothing outside the C view was written.
 fn check(kernel: Kernel, case: &Case, seed: u64) {
-    let Case {
-        m,
-        n,
-        k,
-        layouts: [la, lb, lc],
-        alpha,
-        beta,
-        par,
-    } = *case;
+    let Case { m, n, k, layouts: [la, lb, lc], alpha, beta, par } = *case;
     let mut rng = Rng(seed | 1);
     let (ad, ao, ars, acs) = build(m, k, la, &mut rng, 7.0);
     let (bd, bo, brs, bcs) = build(k, n, lb, &mut rng, 7.0);
@@ -95,58 +76,16 @@ fn check(kernel: Kernel, case: &Case, seed: u64) {
             }
         }
     }
-    let a = MatRef {
-        data: &ad,
-        offset: ao,
-        rows: m,
-        cols: k,
-        rs: ars,
-        cs: acs,
-    };
-    let b = MatRef {
-        data: &bd,
-        offset: bo,
-        rows: k,
-        cols: n,
-        rs: brs,
-        cs: bcs,
-    };
+    let a = MatRef { data: &ad, offset: ao, rows: m, cols: k, rs: ars, cs: acs };
+    let b = MatRef { data: &bd, offset: bo, rows: k, cols: n, rs: brs, cs: bcs };
     let mut expect = cd.clone();
-    gemm_naive(
-        alpha,
-        a,
-        b,
-        beta,
-        MatMut {
-            data: &mut expect,
-            offset: co,
-            rows: m,
-            cols: n,
-            rs: crs,
-            cs: ccs,
-        },
-    );
+    gemm_naive(alpha, a, b, beta, MatMut { data: &mut expect, offset: co, rows: m, cols: n, rs: crs, cs: ccs });
     // The error scale of each element: |alpha|·(|A|·|B|) + |beta·C|.
-    let (aabs, babs): (Vec<f32>, Vec<f32>) = (
-        ad.iter().map(|x| x.abs()).collect(),
-        bd.iter().map(|x| x.abs()).collect(),
-    );
+    let (aabs, babs): (Vec<f32>, Vec<f32>) =
+        (ad.iter().map(|x| x.abs()).collect(), bd.iter().map(|x| x.abs()).collect());
     let mut scale_c = vec![0.0f32; cd.len()];
-    let mag = MatMut {
-        data: &mut scale_c,
-        offset: co,
-        rows: m,
-        cols: n,
-        rs: crs,
-        cs: ccs,
-    };
-    gemm_naive(
-        alpha.abs(),
-        MatRef { data: &aabs, ..a },
-        MatRef { data: &babs, ..b },
-        0.0,
-        mag,
-    );
+    let mag = MatMut { data: &mut scale_c, offset: co, rows: m, cols: n, rs: crs, cs: ccs };
+    gemm_naive(alpha.abs(), MatRef { data: &aabs, ..a }, MatRef { data: &babs, ..b }, 0.0, mag);
     let before = cd.clone();
     sgemm_with(
         kernel,
@@ -154,14 +93,7 @@ fn check(kernel: Kernel, case: &Case, seed: u64) {
         a,
         b,
         beta,
-        MatMut {
-            data: &mut cd,
-            offset: co,
-            rows: m,
-            cols: n,
-            rs: crs,
-            cs: ccs,
-        },
+        MatMut { data: &mut cd, offset: co, rows: m, cols: n, rs: crs, cs: ccs },
         par,
     );
     let tol = (k as f32 + 4.0) * f32::EPSILON;
@@ -173,17 +105,10 @@ fn check(kernel: Kernel, case: &Case, seed: u64) {
     }
     for idx in 0..cd.len() {
         if !in_view[idx] {
-            assert!(
-                cd[idx].to_bits() == before[idx].to_bits(),
-                "{kernel:?} wrote outside C at {idx}"
-            );
+            assert!(cd[idx].to_bits() == before[idx].to_bits(), "{kernel:?} wrote outside C at {idx}");
             continue;
         }
-        let old = if beta == 0.0 {
-            0.0
-        } else {
-            (beta * before[idx]).abs()
-        };
+        let old = if beta == 0.0 { 0.0 } else { (beta * before[idx]).abs() };
         let bound = tol * (scale_c[idx] + old) + 1e-30;
         assert!(
             (cd[idx] - expect[idx]).abs() <= bound,
@@ -208,24 +133,8 @@ fn awkward_small_shapes_every_kernel_every_layout() {
                     let pick = |s: u64| LAYOUTS[(s % 5) as usize];
                     let layouts = [pick(seed), pick(seed / 5), pick(seed / 25)];
                     let (alpha, beta) = [(1.0, 0.0), (0.5, 1.0), (-2.0, 0.25)][(seed % 3) as usize];
-                    let par = if seed % 2 == 0 {
-                        Parallelism::None
-                    } else {
-                        Parallelism::Rayon
-                    };
-                    check(
-                        kernel,
-                        &Case {
-                            m,
-                            n,
-                            k,
-                            layouts,
-                            alpha,
-                            beta,
-                            par,
-                        },
-                        seed,
-                    );
+                    let par = if seed % 2 == 0 { Parallelism::None } else { Parallelism::Rayon };
+                    check(kernel, &Case { m, n, k, layouts, alpha, beta, par }, seed);
                 }
             }
         }
@@ -235,14 +144,7 @@ fn awkward_small_shapes_every_kernel_every_layout() {
 #[test]
 fn larger_shapes_cross_every_block_boundary() {
     // Shapes past MC, KC and NC (with remainders), in the layouts of the ViT products.
-    let shapes = [
-        (197, 257, 64),
-        (1000, 33, 17),
-        (17, 1000, 33),
-        (33, 17, 1000),
-        (257, 197, 1000),
-        (64, 3100, 5),
-    ];
+    let shapes = [(197, 257, 64), (1000, 33, 17), (17, 1000, 33), (33, 17, 1000), (257, 197, 1000), (64, 3100, 5)];
     for kernel in Kernel::available() {
         for (s, &(m, n, k)) in shapes.iter().enumerate() {
             for (l, layouts) in [
@@ -253,20 +155,8 @@ fn larger_shapes_cross_every_block_boundary() {
             .into_iter()
             .enumerate()
             {
-                let par = if l == 1 {
-                    Parallelism::None
-                } else {
-                    Parallelism::Rayon
-                };
-                let case = Case {
-                    m,
-                    n,
-                    k,
-                    layouts,
-                    alpha: 1.0,
-                    beta: if s % 2 == 0 { 0.0 } else { 1.0 },
-                    par,
-                };
+                let par = if l == 1 { Parallelism::None } else { Parallelism::Rayon };
+                let case = Case { m, n, k, layouts, alpha: 1.0, beta: if s % 2 == 0 { 0.0 } else { 1.0 }, par };
                 check(kernel, &case, 1000 + s as u64);
             }
         }
@@ -276,24 +166,10 @@ fn larger_shapes_cross_every_block_boundary() {
 #[test]
 fn every_layout_combination_with_column_major_c() {
     for kernel in Kernel::available() {
-        for (s, layouts) in LAYOUTS
-            .iter()
-            .flat_map(|&a| {
-                LAYOUTS
-                    .iter()
-                    .flat_map(move |&b| LAYOUTS.map(|c| [a, b, c]))
-            })
-            .enumerate()
+        for (s, layouts) in
+            LAYOUTS.iter().flat_map(|&a| LAYOUTS.iter().flat_map(move |&b| LAYOUTS.map(|c| [a, b, c]))).enumerate()
         {
-            let case = Case {
-                m: 45,
-                n: 29,
-                k: 70,
-                layouts,
-                alpha: 0.75,
-                beta: -1.5,
-                par: Parallelism::Rayon,
-            };
+            let case = Case { m: 45, n: 29, k: 70, layouts, alpha: 0.75, beta: -1.5, par: Parallelism::Rayon };
             check(kernel, &case, 77 + s as u64);
         }
     }
@@ -301,47 +177,18 @@ fn every_layout_combination_with_column_major_c() {
 
 #[test]
 fn dgemm_matches_naive() {
-    for (m, n, k) in [
-        (1, 1, 1),
-        (17, 33, 300),
-        (300, 7, 2),
-        (64, 270, 130),
-        (5, 5, 0),
-    ] {
+    for (m, n, k) in [(1, 1, 1), (17, 33, 300), (300, 7, 2), (64, 270, 130), (5, 5, 0)] {
         let mut rng = Rng(9);
         let a: Vec<f64> = (0..m * k).map(|_| rng.uniform() as f64).collect();
         let b: Vec<f64> = (0..k * n).map(|_| rng.uniform() as f64).collect();
         let mut c = vec![f64::NAN; m * n];
         let mut expect = vec![0.0; m * n];
         // B given transposed (column-major) to exercise the strided packing.
-        let bt = MatRef {
-            data: &b,
-            offset: 0,
-            rows: k,
-            cols: n,
-            rs: 1,
-            cs: k,
-        };
-        gemm_naive(
-            2.0,
-            MatRef::row_major(&a, m, k),
-            bt,
-            0.0,
-            MatMut::row_major(&mut expect, m, n),
-        );
-        dgemm(
-            2.0,
-            MatRef::row_major(&a, m, k),
-            bt,
-            0.0,
-            MatMut::row_major(&mut c, m, n),
-            Parallelism::Rayon,
-        );
+        let bt = MatRef { data: &b, offset: 0, rows: k, cols: n, rs: 1, cs: k };
+        gemm_naive(2.0, MatRef::row_major(&a, m, k), bt, 0.0, MatMut::row_major(&mut expect, m, n));
+        dgemm(2.0, MatRef::row_major(&a, m, k), bt, 0.0, MatMut::row_major(&mut c, m, n), Parallelism::Rayon);
         for (x, y) in c.iter().zip(&expect) {
-            assert!(
-                (x - y).abs() <= 1e-12 * (k as f64 + 1.0),
-                "dgemm {m}×{n}×{k}: {x} vs {y}"
-            );
+            assert!((x - y).abs() <= 1e-12 * (k as f64 + 1.0), "dgemm {m}×{n}×{k}: {x} vs {y}");
         }
     }
 }
