@@ -49,26 +49,33 @@ impl Strided {
 ///
 /// # Safety
 /// `x` must be readable on `rows × kc`; `out` must hold `ceil(rows / W) · W · kc` floats.
-pub(super) unsafe fn pack_scalar<const W: usize>(
-    x: Strided,
-    rows: usize,
-    kc: usize,
-    out: *mut f32,
-) {
+pub(super) unsafe fn pack_scalar<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
+    if x.rs == 1 {
+        return pack_columns::<W>(x, rows, kc, out);
+    }
     for s in 0..rows.div_ceil(W) {
         let h = W.min(rows - s * W);
-        let xs = x.at(s * W, 0);
-        let dst = out.add(s * W * kc);
-        if xs.rs == 1 {
-            for p in 0..kc {
-                let src = xs.ptr.add(p * xs.cs);
-                let d = dst.add(p * W);
-                for i in 0..W {
-                    *d.add(i) = if i < h { *src.add(i) } else { 0.0 };
-                }
+        pack_sliver_generic::<W>(x.at(s * W, 0), h, kc, out.add(s * W * kc));
+    }
+}
+
+/// The unit-row-stride case: step k of every sliver comes from one contiguous run `X[.., k]`, so the
+/// loop goes k by k over all slivers and reads the source in order, once (the source is often fresh
+/// from DRAM, and sequential reads are what the hardware prefetchers follow).
+#[inline(always)]
+unsafe fn pack_columns<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
+    let (full, rem) = (rows / W, rows % W);
+    for p in 0..kc {
+        let src = x.ptr.add(p * x.cs);
+        for s in 0..full {
+            // A constant-length copy: W/8 (or W/4) vector moves.
+            std::ptr::copy_nonoverlapping(src.add(s * W), out.add(s * W * kc + p * W), W);
+        }
+        if rem > 0 {
+            let d = out.add(full * W * kc + p * W);
+            for i in 0..W {
+                *d.add(i) = if i < rem { *src.add(full * W + i) } else { 0.0 };
             }
-        } else {
-            pack_sliver_generic::<W>(xs, h, kc, dst);
         }
     }
 }
@@ -95,16 +102,14 @@ unsafe fn pack_sliver_generic<const W: usize>(x: Strided, h: usize, kc: usize, d
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn pack_avx<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
+    if x.rs == 1 {
+        return pack_columns::<W>(x, rows, kc, out);
+    }
     for s in 0..rows.div_ceil(W) {
         let h = W.min(rows - s * W);
         let xs = x.at(s * W, 0);
         let dst = out.add(s * W * kc);
-        if xs.rs == 1 && h == W {
-            for p in 0..kc {
-                // A constant-length copy: the compiler emits W/8 vector moves.
-                std::ptr::copy_nonoverlapping(xs.ptr.add(p * xs.cs), dst.add(p * W), W);
-            }
-        } else if xs.cs == 1 && xs.rs != 1 {
+        if xs.cs == 1 {
             transpose_sliver::<W>(xs, h, kc, dst);
         } else {
             pack_sliver_generic::<W>(xs, h, kc, dst);
