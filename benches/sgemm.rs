@@ -64,17 +64,52 @@ impl Shape {
 }
 
 fn shapes() -> Vec<Shape> {
-    let mut v: Vec<Shape> =
-        [256, 512, 1024, 2048].iter().map(|&s| Shape { name: s.to_string(), m: s, n: s, k: s, a_t: false, b_t: false }).collect();
+    let mut v: Vec<Shape> = [256, 512, 1024, 2048]
+        .iter()
+        .map(|&s| Shape {
+            name: s.to_string(),
+            m: s,
+            n: s,
+            k: s,
+            a_t: false,
+            b_t: false,
+        })
+        .collect();
     for (model, d) in [("small", 384), ("base", 768)] {
-        for (layer, din, dout) in [("qkv", d, 3 * d), ("proj", d, d), ("fc1", d, 4 * d), ("fc2", 4 * d, d)] {
+        for (layer, din, dout) in [
+            ("qkv", d, 3 * d),
+            ("proj", d, d),
+            ("fc1", d, 4 * d),
+            ("fc2", 4 * d, d),
+        ] {
             let name = |p: &str| format!("{model}.{layer}.{p}");
             // forward Y[M, out] = X[M, in]·Wᵀ with W stored [out, in]
-            v.push(Shape { name: name("fwd"), m: TOKENS, n: dout, k: din, a_t: false, b_t: true });
+            v.push(Shape {
+                name: name("fwd"),
+                m: TOKENS,
+                n: dout,
+                k: din,
+                a_t: false,
+                b_t: true,
+            });
             // dX[M, in] = dY[M, out]·W
-            v.push(Shape { name: name("dx"), m: TOKENS, n: din, k: dout, a_t: false, b_t: false });
+            v.push(Shape {
+                name: name("dx"),
+                m: TOKENS,
+                n: din,
+                k: dout,
+                a_t: false,
+                b_t: false,
+            });
             // dW[out, in] = dYᵀ·X, dY stored [M, out]
-            v.push(Shape { name: name("dw"), m: dout, n: din, k: TOKENS, a_t: true, b_t: false });
+            v.push(Shape {
+                name: name("dw"),
+                m: dout,
+                n: din,
+                k: TOKENS,
+                a_t: true,
+                b_t: false,
+            });
         }
     }
     v
@@ -94,9 +129,27 @@ fn run_peer(peer: &str, s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
     let (brs, bcs) = if s.b_t { (1, k) } else { (n, 1) };
     match peer {
         "ours" => {
-            let av = MatRef { data: a, offset: 0, rows: m, cols: k, rs: ars, cs: acs };
-            let bv = MatRef { data: b, offset: 0, rows: k, cols: n, rs: brs, cs: bcs };
-            let par = if threads > 1 { Parallelism::Rayon } else { Parallelism::None };
+            let av = MatRef {
+                data: a,
+                offset: 0,
+                rows: m,
+                cols: k,
+                rs: ars,
+                cs: acs,
+            };
+            let bv = MatRef {
+                data: b,
+                offset: 0,
+                rows: k,
+                cols: n,
+                rs: brs,
+                cs: bcs,
+            };
+            let par = if threads > 1 {
+                Parallelism::Rayon
+            } else {
+                Parallelism::None
+            };
             sgemm(1.0, av, bv, 0.0, MatMut::row_major(c, m, n), par);
         }
         // SAFETY (both): the buffers hold m·k, k·n and m·n floats, matching the strides passed.
@@ -106,7 +159,22 @@ fn run_peer(peer: &str, s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
             let lda = if s.a_t { m } else { k };
             let ldb = if s.b_t { k } else { n };
             let i = |x: usize| x as c_int;
-            cblas_sgemm(CBLAS_ROW_MAJOR, ta, tb, i(m), i(n), i(k), 1.0, a.as_ptr(), i(lda), b.as_ptr(), i(ldb), 0.0, c.as_mut_ptr(), i(n));
+            cblas_sgemm(
+                CBLAS_ROW_MAJOR,
+                ta,
+                tb,
+                i(m),
+                i(n),
+                i(k),
+                1.0,
+                a.as_ptr(),
+                i(lda),
+                b.as_ptr(),
+                i(ldb),
+                0.0,
+                c.as_mut_ptr(),
+                i(n),
+            );
         },
         "gemm" => unsafe {
             let is = |x: usize| x as isize;
@@ -130,7 +198,11 @@ fn run_peer(peer: &str, s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
                 false,
                 false,
                 false,
-                if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
+                if threads > 1 {
+                    gemm::Parallelism::Rayon(threads)
+                } else {
+                    gemm::Parallelism::None
+                },
             );
         },
         _ => unreachable!(),
@@ -164,7 +236,12 @@ fn bench_sgemm(cr: &mut Criterion) {
                         run_peer(peer, &s, &a, &b, &mut c);
                     }
                     let e = t.elapsed();
-                    TIMES.lock().unwrap().entry(id.clone()).or_default().push(e.as_secs_f64() / iters as f64);
+                    TIMES
+                        .lock()
+                        .unwrap()
+                        .entry(id.clone())
+                        .or_default()
+                        .push(e.as_secs_f64() / iters as f64);
                     e
                 })
             });
@@ -179,13 +256,19 @@ fn bench_sgemm(cr: &mut Criterion) {
 fn quick(rounds: usize, peak: f64) {
     let pick = std::env::var("SGEMM_BENCH_SHAPES").ok();
     let only = std::env::var("SGEMM_BENCH_PEERS").ok();
-    let wanted = |name: &str| pick.as_ref().is_none_or(|p| p.split(',').any(|w| w == name));
-    let threads: usize = std::env::var("SGEMM_BENCH_THREADS").map_or(THREADS, |t| t.parse().expect("thread count"));
+    let wanted = |name: &str| {
+        pick.as_ref()
+            .is_none_or(|p| p.split(',').any(|w| w == name))
+    };
+    let threads: usize =
+        std::env::var("SGEMM_BENCH_THREADS").map_or(THREADS, |t| t.parse().expect("thread count"));
     RUN_THREADS.store(threads, std::sync::atomic::Ordering::Relaxed);
     // SAFETY: plain FFI call.
     unsafe { openblas_set_num_threads(threads as c_int) };
     let peak = peak * threads as f64 / THREADS as f64;
-    println!("quick mode: {threads} thread(s), best of {rounds} interleaved runs, GFLOP/s and % of peak");
+    println!(
+        "quick mode: {threads} thread(s), best of {rounds} interleaved runs, GFLOP/s and % of peak"
+    );
     for s in shapes().into_iter().filter(|s| wanted(&s.name)) {
         let (a, b) = (vec![0.25f32; s.m * s.k], vec![0.5f32; s.k * s.n]);
         let mut c = vec![0.0f32; s.m * s.n];
@@ -193,18 +276,41 @@ fn quick(rounds: usize, peak: f64) {
         let mut best = [f64::INFINITY; 3];
         for _ in 0..rounds {
             for (p, peer) in peers.iter().enumerate() {
-                if only.as_ref().is_some_and(|o| !o.split(',').any(|w| w == *peer)) {
+                if only
+                    .as_ref()
+                    .is_some_and(|o| !o.split(',').any(|w| w == *peer))
+                {
                     continue;
                 }
                 // One thread: count only the time this thread ran (the machine may be shared).
                 let (t, cpu) = (Instant::now(), thread_cpu_seconds());
                 run_peer(peer, &s, &a, &b, &mut c);
-                let took = if threads == 1 { thread_cpu_seconds() - cpu } else { t.elapsed().as_secs_f64() };
+                let took = if threads == 1 {
+                    thread_cpu_seconds() - cpu
+                } else {
+                    t.elapsed().as_secs_f64()
+                };
                 best[p] = best[p].min(took);
             }
         }
-        let g: Vec<String> = best.iter().map(|t| format!("{:7.1} ({:4.1}%)", s.flops() / t / 1e9, 100.0 * s.flops() / t / peak)).collect();
-        println!("{:<16} ours {}  openblas {}  gemm {}  ours/best {:.3}", s.name, g[0], g[1], g[2], best[1].min(best[2]) / best[0]);
+        let g: Vec<String> = best
+            .iter()
+            .map(|t| {
+                format!(
+                    "{:7.1} ({:4.1}%)",
+                    s.flops() / t / 1e9,
+                    100.0 * s.flops() / t / peak
+                )
+            })
+            .collect();
+        println!(
+            "{:<16} ours {}  openblas {}  gemm {}  ours/best {:.3}",
+            s.name,
+            g[0],
+            g[1],
+            g[2],
+            best[1].min(best[2]) / best[0]
+        );
     }
 }
 
@@ -232,10 +338,13 @@ fn fma_peak() -> f64 {
     for _ in 0..3 {
         let t = Instant::now();
         let flops_per_iter = std::thread::scope(|sc| {
-            let hs: Vec<_> = (0..THREADS).map(|_| sc.spawn(|| fma_probe::burn(ITERS))).collect();
+            let hs: Vec<_> = (0..THREADS)
+                .map(|_| sc.spawn(|| fma_probe::burn(ITERS)))
+                .collect();
             hs.into_iter().map(|h| h.join().unwrap()).next().unwrap()
         });
-        best = best.max(flops_per_iter * (ITERS * THREADS as u64) as f64 / t.elapsed().as_secs_f64());
+        best =
+            best.max(flops_per_iter * (ITERS * THREADS as u64) as f64 / t.elapsed().as_secs_f64());
     }
     best
 }
@@ -263,7 +372,9 @@ mod fma_probe {
                 *a = _mm512_fmadd_ps(*a, x, y);
             }
         }
-        let total = acc.iter().fold(_mm512_setzero_ps(), |s, &a| _mm512_add_ps(s, a));
+        let total = acc
+            .iter()
+            .fold(_mm512_setzero_ps(), |s, &a| _mm512_add_ps(s, a));
         std::hint::black_box(_mm512_reduce_add_ps(total));
         (24 * 16 * 2) as f64
     }
@@ -299,15 +410,24 @@ fn reexec_with_avx512_openblas_core(detected: &str, library: &[u8]) {
     if forced || !avx512 || AVX512_CORES.contains(&detected) {
         return;
     }
-    let known = |name: &str| library.windows(name.len() + 1).any(|w| w[..name.len()] == *name.as_bytes() && w[name.len()] == 0);
+    let known = |name: &str| {
+        library
+            .windows(name.len() + 1)
+            .any(|w| w[..name.len()] == *name.as_bytes() && w[name.len()] == 0)
+    };
     if let Some(core) = AVX512_CORES.iter().find(|c| known(c)) {
         println!("OpenBLAS detected core {detected} on this AVX-512 CPU; restarting with OPENBLAS_CORETYPE={core}");
-        exec(self_command().env("OPENBLAS_CORETYPE", core).env(STAGE_VAR, "core-forced"));
+        exec(
+            self_command()
+                .env("OPENBLAS_CORETYPE", core)
+                .env(STAGE_VAR, "core-forced"),
+        );
     }
 }
 
 fn self_command() -> std::process::Command {
-    let mut cmd = std::process::Command::new(std::env::current_exe().expect("path of the bench binary"));
+    let mut cmd =
+        std::process::Command::new(std::env::current_exe().expect("path of the bench binary"));
     cmd.args(std::env::args_os().skip(1));
     cmd
 }
@@ -330,17 +450,30 @@ fn openblas_library_bytes() -> Vec<u8> {
 
 fn main() {
     reexec_without_openblas_env();
-    rayon::ThreadPoolBuilder::new().num_threads(THREADS).build_global().expect("rayon pool");
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(THREADS)
+        .build_global()
+        .expect("rayon pool");
     // SAFETY: plain FFI call; the returned name is a static C string.
-    let corename = || unsafe { CStr::from_ptr(openblas_get_corename()).to_string_lossy().into_owned() };
+    let corename = || unsafe {
+        CStr::from_ptr(openblas_get_corename())
+            .to_string_lossy()
+            .into_owned()
+    };
     reexec_with_avx512_openblas_core(&corename(), &openblas_library_bytes());
     let core = corename();
     // SAFETY: plain FFI call.
     unsafe { openblas_set_num_threads(THREADS as c_int) };
     let peak = fma_peak();
     let how = std::env::var(STAGE_VAR).unwrap_or_else(|_| "as detected".into());
-    println!("sgemm bench: {THREADS} threads; ours uses kernel {}; OpenBLAS core: {core} ({how})", Kernel::best().name());
-    println!("FMA peak (probe, {THREADS} threads): {:.1} GFLOP/s", peak / 1e9);
+    println!(
+        "sgemm bench: {THREADS} threads; ours uses kernel {}; OpenBLAS core: {core} ({how})",
+        Kernel::best().name()
+    );
+    println!(
+        "FMA peak (probe, {THREADS} threads): {:.1} GFLOP/s",
+        peak / 1e9
+    );
 
     if let Ok(rounds) = std::env::var("SGEMM_BENCH_QUICK") {
         quick(rounds.parse().expect("SGEMM_BENCH_QUICK=<rounds>"), peak);
@@ -363,19 +496,37 @@ fn main() {
         })
     };
     println!("\nsgemm summary: GFLOP/s (median sample) and % of the {:.0} GFLOP/s FMA peak; OpenBLAS core {core}", peak / 1e9);
-    println!("{:<16} {:>22} {:>16} {:>16} {:>16} {:>9}", "shape", "m×n×k", "ours", "openblas", "gemm", "ours/best");
+    println!(
+        "{:<16} {:>22} {:>16} {:>16} {:>16} {:>9}",
+        "shape", "m×n×k", "ours", "openblas", "gemm", "ours/best"
+    );
     for s in shapes() {
-        let cols: Vec<Option<f64>> = ["ours", "openblas", "gemm"].iter().map(|p| gflops(p, &s)).collect();
+        let cols: Vec<Option<f64>> = ["ours", "openblas", "gemm"]
+            .iter()
+            .map(|p| gflops(p, &s))
+            .collect();
         if cols.iter().all(Option::is_none) {
             continue;
         }
-        let cell = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{g:7.1} ({:4.1}%)", 100.0 * g * 1e9 / peak));
+        let cell = |g: Option<f64>| {
+            g.map_or("-".to_string(), |g| {
+                format!("{g:7.1} ({:4.1}%)", 100.0 * g * 1e9 / peak)
+            })
+        };
         let best_peer = cols[1].unwrap_or(0.0).max(cols[2].unwrap_or(0.0));
         let ratio = match cols[0] {
             Some(o) if best_peer > 0.0 => format!("{:.3}", o / best_peer),
             _ => "-".to_string(),
         };
         let dims = format!("{}×{}×{}", s.m, s.n, s.k);
-        println!("{:<16} {:>22} {:>16} {:>16} {:>16} {:>9}", s.name, dims, cell(cols[0]), cell(cols[1]), cell(cols[2]), ratio);
+        println!(
+            "{:<16} {:>22} {:>16} {:>16} {:>16} {:>9}",
+            s.name,
+            dims,
+            cell(cols[0]),
+            cell(cols[1]),
+            cell(cols[2]),
+            ratio
+        );
     }
 }

@@ -49,7 +49,12 @@ impl Strided {
 ///
 /// # Safety
 /// `x` must be readable on `rows × kc`; `out` must hold `ceil(rows / W) · W · kc` floats.
-pub(super) unsafe fn pack_scalar<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
+pub(super) unsafe fn pack_scalar<const W: usize>(
+    x: Strided,
+    rows: usize,
+    kc: usize,
+    out: *mut f32,
+) {
     if x.rs == 1 {
         return pack_columns::<W>(x, rows, kc, out);
     }
@@ -59,26 +64,43 @@ pub(super) unsafe fn pack_scalar<const W: usize>(x: Strided, rows: usize, kc: us
     }
 }
 
-/// The unit-row-stride case: step k of every sliver comes from one contiguous run `X[.., k]`, so the
-/// loop goes k by k over all slivers and reads the source in order, once (the source is often fresh
-/// from DRAM, and sequential reads are what the hardware prefetchers follow).
+/// The unit-row-stride case: step k of every sliver comes from one contiguous run `X[.., k]`. The
+/// source is read in order, a chunk of `COPY_CHUNK` steps at a time (the source is often fresh from
+/// DRAM, and sequential reads are what the hardware prefetchers follow), and each sliver receives
+/// the chunk as one contiguous run: interleaving single steps over all slivers would write to
+/// streams a multiple of 4 KiB apart, which share one L1 set and evict each other.
 #[inline(always)]
 unsafe fn pack_columns<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
     let (full, rem) = (rows / W, rows % W);
-    for p in 0..kc {
-        let src = x.ptr.add(p * x.cs);
+    for p0 in (0..kc).step_by(COPY_CHUNK) {
+        let p1 = kc.min(p0 + COPY_CHUNK);
         for s in 0..full {
-            // A constant-length copy: W/8 (or W/4) vector moves.
-            std::ptr::copy_nonoverlapping(src.add(s * W), out.add(s * W * kc + p * W), W);
+            for p in p0..p1 {
+                // A constant-length copy: W/8 (or W/4) vector moves.
+                std::ptr::copy_nonoverlapping(
+                    x.ptr.add(p * x.cs + s * W),
+                    out.add(s * W * kc + p * W),
+                    W,
+                );
+            }
         }
         if rem > 0 {
-            let d = out.add(full * W * kc + p * W);
-            for i in 0..W {
-                *d.add(i) = if i < rem { *src.add(full * W + i) } else { 0.0 };
+            for p in p0..p1 {
+                let (src, d) = (
+                    x.ptr.add(p * x.cs + full * W),
+                    out.add(full * W * kc + p * W),
+                );
+                for i in 0..W {
+                    *d.add(i) = if i < rem { *src.add(i) } else { 0.0 };
+                }
             }
         }
     }
 }
+
+/// Steps per chunk of the unit-row-stride pack: 16 source runs of a few KiB stay in L1 while every
+/// sliver takes its part.
+const COPY_CHUNK: usize = 16;
 
 /// The element-by-element sliver copy, for any strides.
 #[inline(always)]
@@ -117,6 +139,11 @@ pub(super) unsafe fn pack_avx<const W: usize>(x: Strided, rows: usize, kc: usize
     }
 }
 
+/// How far ahead (in floats along a row) the transposing pack prefetches: 4 cache lines, a few
+/// hundred cycles of transposing, about one L3 round trip.
+#[cfg(target_arch = "x86_64")]
+const TRANSPOSE_PREFETCH: usize = 64;
+
 /// Packs one sliver whose rows are contiguous along k: 8 rows × 8 steps per register transpose, 4-row
 /// groups through the same transpose (upper half ignored), leftovers element by element.
 #[cfg(target_arch = "x86_64")]
@@ -154,6 +181,13 @@ unsafe fn transpose_sliver<const W: usize>(x: Strided, h: usize, kc: usize, dst:
         ];
         let mut p = 0;
         while p < k8 {
+            // Each row is only a short run (kc floats) of a long row: too short for the hardware
+            // prefetcher to get going, so ask for the lines a few steps ahead ourselves.
+            if p % 16 == 0 {
+                for src in &rows[..group] {
+                    _mm_prefetch::<_MM_HINT_T0>(src.add(p + TRANSPOSE_PREFETCH) as *const i8);
+                }
+            }
             let t = transpose8(std::array::from_fn(|r| _mm256_loadu_ps(rows[r].add(p))));
             for (c, v) in t.iter().enumerate() {
                 let d = dst.add((p + c) * W + i);

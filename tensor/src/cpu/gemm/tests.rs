@@ -390,31 +390,3 @@ proptest! {
         check(kernels[kernel % kernels.len()], &Case { m, n, k, layouts: [la, lb, lc], alpha, beta, par }, seed);
     }
 }
-
-#[test]
-#[ignore]
-fn tmp_kernel_speed() {
-    let spec = blocking::spec(Kernel::Avx512);
-    for kc in [128usize, 256, 384, 512] {
-        let mut ab = pack::AlignedBuf::default();
-        let mut bb = pack::AlignedBuf::default();
-        let a = ab.get(spec.mr * kc * 8);
-        let b = bb.get(spec.nr * kc);
-        unsafe {
-            for i in 0..spec.mr * kc * 8 { *a.add(i) = 0.5; }
-            for i in 0..spec.nr * kc { *b.add(i) = 0.25; }
-        }
-        let mut c = vec![0.0f32; 32 * 12 * 8];
-        let mut best = f64::INFINITY;
-        for _ in 0..200 {
-            let t = std::time::Instant::now();
-            for _ in 0..50 {
-                for s in 0..8 {
-                    unsafe { (spec.kernel)(kc, a.add(s * spec.mr * kc), b, 1.0, 1.0, c.as_mut_ptr().add(s*384), 32) };
-                }
-            }
-            best = best.min(t.elapsed().as_secs_f64());
-        }
-        println!("kc={kc}: {:.1} GFLOP/s", 50.0 * 8.0 * 2.0 * (spec.mr * spec.nr * kc) as f64 / best / 1e9);
-    }
-}
