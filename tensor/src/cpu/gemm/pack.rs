@@ -43,23 +43,45 @@ impl Strided {
 /// # Safety
 /// `x` must be readable on `rows × kc`; `out` must hold `ceil(rows / W) · W · kc` floats.
 pub(super) unsafe fn pack_scalar<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
+    if x.rs == 1 {
+        return pack_columns::<W>(x, rows, kc, out);
+    }
     for s in 0..rows.div_ceil(W) {
         let h = W.min(rows - s * W);
-        let xs = x.at(s * W, 0);
-        let dst = out.add(s * W * kc);
-        if xs.rs == 1 {
-            for p in 0..kc {
-                let src = xs.ptr.add(p * xs.cs);
-                let d = dst.add(p * W);
+        pack_sliver_generic::<W>(x.at(s * W, 0), h, kc, out.add(s * W * kc));
+    }
+}
+
+/// The unit-row-stride case: step k of every sliver comes from one contiguous run `X[.., k]`. The
+/// source is read in order, a chunk of `COPY_CHUNK` steps at a time (the source is often fresh from
+/// DRAM, and sequential reads are what the hardware prefetchers follow), and each sliver receives
+/// the chunk as one contiguous run: interleaving single steps over all slivers would write to
+/// streams a multiple of 4 KiB apart, which share one L1 set and evict each other.
+#[inline(always)]
+unsafe fn pack_columns<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
+    let (full, rem) = (rows / W, rows % W);
+    for p0 in (0..kc).step_by(COPY_CHUNK) {
+        let p1 = kc.min(p0 + COPY_CHUNK);
+        for s in 0..full {
+            for p in p0..p1 {
+                // A constant-length copy: W/8 (or W/4) vector moves.
+                std::ptr::copy_nonoverlapping(x.ptr.add(p * x.cs + s * W), out.add(s * W * kc + p * W), W);
+            }
+        }
+        if rem > 0 {
+            for p in p0..p1 {
+                let (src, d) = (x.ptr.add(p * x.cs + full * W), out.add(full * W * kc + p * W));
                 for i in 0..W {
-                    *d.add(i) = if i < h { *src.add(i) } else { 0.0 };
+                    *d.add(i) = if i < rem { *src.add(i) } else { 0.0 };
                 }
             }
-        } else {
-            pack_sliver_generic::<W>(xs, h, kc, dst);
         }
     }
 }
+
+/// Steps per chunk of the unit-row-stride pack: 16 source runs of a few KiB stay in L1 while every
+/// sliver takes its part.
+const COPY_CHUNK: usize = 16;
 
 /// The element-by-element sliver copy, for any strides.
 #[inline(always)]
@@ -79,22 +101,25 @@ unsafe fn pack_sliver_generic<const W: usize>(x: Strided, h: usize, kc: usize, d
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn pack_avx<const W: usize>(x: Strided, rows: usize, kc: usize, out: *mut f32) {
+    if x.rs == 1 {
+        return pack_columns::<W>(x, rows, kc, out);
+    }
     for s in 0..rows.div_ceil(W) {
         let h = W.min(rows - s * W);
         let xs = x.at(s * W, 0);
         let dst = out.add(s * W * kc);
-        if xs.rs == 1 && h == W {
-            for p in 0..kc {
-                // A constant-length copy: the compiler emits W/8 vector moves.
-                std::ptr::copy_nonoverlapping(xs.ptr.add(p * xs.cs), dst.add(p * W), W);
-            }
-        } else if xs.cs == 1 && xs.rs != 1 {
+        if xs.cs == 1 {
             transpose_sliver::<W>(xs, h, kc, dst);
         } else {
             pack_sliver_generic::<W>(xs, h, kc, dst);
         }
     }
 }
+
+/// How far ahead (in floats along a row) the transposing pack prefetches: 4 cache lines, a few
+/// hundred cycles of transposing, about one L3 round trip.
+#[cfg(target_arch = "x86_64")]
+const TRANSPOSE_PREFETCH: usize = 64;
 
 /// Packs one sliver whose rows are contiguous along k: 8 rows × 8 steps per register transpose, 4-row
 /// groups through the same transpose (upper half ignored), leftovers element by element.
@@ -124,6 +149,13 @@ unsafe fn transpose_sliver<const W: usize>(x: Strided, h: usize, kc: usize, dst:
         let rows: [*const f32; 8] = [row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7)];
         let mut p = 0;
         while p < k8 {
+            // Each row is only a short run (kc floats) of a long row: too short for the hardware
+            // prefetcher to get going, so ask for the lines a few steps ahead ourselves.
+            if p % 16 == 0 {
+                for src in &rows[..group] {
+                    _mm_prefetch::<_MM_HINT_T0>(src.add(p + TRANSPOSE_PREFETCH) as *const i8);
+                }
+            }
             let t = transpose8(std::array::from_fn(|r| _mm256_loadu_ps(rows[r].add(p))));
             for (c, v) in t.iter().enumerate() {
                 let d = dst.add((p + c) * W + i);

@@ -1,0 +1,425 @@
+//! f32 GEMM: ours (`tensor::cpu::gemm::sgemm`) beside OpenBLAS and the `gemm` crate, 2 threads each,
+//! on square sizes and on the products of a CAE-Small / CAE-Base training step (batch 64 × 197 tokens).
+//!
+//! Run: `cargo bench --bench sgemm` (filter with e.g. `cargo bench --bench sgemm -- ours/512`).
+//! Prints OpenBLAS's core name, the machine's measured FMA peak, criterion's lines (throughput in
+//! elements/s = FLOP/s), then a table with GFLOP/s and the fraction of the peak for each peer.
+//!
+//! Peers: OpenBLAS from the system (`libopenblas-dev`), declared by hand below (three functions; no
+//! binding crate offers `openblas_get_corename`); the `gemm` crate with its AVX-512 (`x86-v4`) kernels.
+//! Hardware limit: the FMA peak, measured by a probe of independent FMA chains on every thread.
+
+use std::collections::BTreeMap;
+use std::ffi::{c_char, c_int, CStr};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
+use tensor::cpu::gemm::{sgemm, Kernel, MatMut, MatRef, Parallelism};
+
+/// Every peer runs on this many threads (the cores of the reference machine).
+const THREADS: usize = 2;
+/// Tokens in one CAE training step: batch 64 × 197 (196 patches + cls).
+const TOKENS: usize = 64 * 197;
+
+#[link(name = "openblas")]
+extern "C" {
+    fn cblas_sgemm(
+        layout: c_int,
+        trans_a: c_int,
+        trans_b: c_int,
+        m: c_int,
+        n: c_int,
+        k: c_int,
+        alpha: f32,
+        a: *const f32,
+        lda: c_int,
+        b: *const f32,
+        ldb: c_int,
+        beta: f32,
+        c: *mut f32,
+        ldc: c_int,
+    );
+    fn openblas_get_corename() -> *const c_char;
+    fn openblas_set_num_threads(n: c_int);
+}
+const CBLAS_ROW_MAJOR: c_int = 101;
+const CBLAS_NO_TRANS: c_int = 111;
+const CBLAS_TRANS: c_int = 112;
+
+/// One product C[m, n] = A·B with C row-major; A is stored [k, m] when `a_t`, B stored [n, k] when `b_t`.
+struct Shape {
+    name: String,
+    m: usize,
+    n: usize,
+    k: usize,
+    a_t: bool,
+    b_t: bool,
+}
+
+impl Shape {
+    fn flops(&self) -> f64 {
+        2.0 * (self.m * self.n * self.k) as f64
+    }
+}
+
+fn shapes() -> Vec<Shape> {
+    let mut v: Vec<Shape> = [256, 512, 1024, 2048]
+        .iter()
+        .map(|&s| Shape { name: s.to_string(), m: s, n: s, k: s, a_t: false, b_t: false })
+        .collect();
+    for (model, d) in [("small", 384), ("base", 768)] {
+        for (layer, din, dout) in [("qkv", d, 3 * d), ("proj", d, d), ("fc1", d, 4 * d), ("fc2", 4 * d, d)] {
+            let name = |p: &str| format!("{model}.{layer}.{p}");
+            // forward Y[M, out] = X[M, in]·Wᵀ with W stored [out, in]
+            v.push(Shape { name: name("fwd"), m: TOKENS, n: dout, k: din, a_t: false, b_t: true });
+            // dX[M, in] = dY[M, out]·W
+            v.push(Shape { name: name("dx"), m: TOKENS, n: din, k: dout, a_t: false, b_t: false });
+            // dW[out, in] = dYᵀ·X, dY stored [M, out]
+            v.push(Shape { name: name("dw"), m: dout, n: din, k: TOKENS, a_t: true, b_t: false });
+        }
+    }
+    v
+}
+
+/// Per-iteration seconds of every sample criterion took, by id (for the summary table).
+static TIMES: Mutex<BTreeMap<String, Vec<f64>>> = Mutex::new(BTreeMap::new());
+
+/// Threads of the current measurement (quick mode may ask for 1 to see the single-core kernel).
+static RUN_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(THREADS);
+
+fn run_peer(peer: &str, s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let threads = RUN_THREADS.load(std::sync::atomic::Ordering::Relaxed);
+    let (m, n, k) = (s.m, s.n, s.k);
+    // Strides (row, column) of the logical A (m × k) and B (k × n).
+    let (ars, acs) = if s.a_t { (1, m) } else { (k, 1) };
+    let (brs, bcs) = if s.b_t { (1, k) } else { (n, 1) };
+    match peer {
+        "ours" => {
+            let av = MatRef { data: a, offset: 0, rows: m, cols: k, rs: ars, cs: acs };
+            let bv = MatRef { data: b, offset: 0, rows: k, cols: n, rs: brs, cs: bcs };
+            let par = if threads > 1 { Parallelism::Rayon } else { Parallelism::None };
+            sgemm(1.0, av, bv, 0.0, MatMut::row_major(c, m, n), par);
+        }
+        // SAFETY (both): the buffers hold m·k, k·n and m·n floats, matching the strides passed.
+        "openblas" => unsafe {
+            let ta = if s.a_t { CBLAS_TRANS } else { CBLAS_NO_TRANS };
+            let tb = if s.b_t { CBLAS_TRANS } else { CBLAS_NO_TRANS };
+            let lda = if s.a_t { m } else { k };
+            let ldb = if s.b_t { k } else { n };
+            let i = |x: usize| x as c_int;
+            cblas_sgemm(
+                CBLAS_ROW_MAJOR,
+                ta,
+                tb,
+                i(m),
+                i(n),
+                i(k),
+                1.0,
+                a.as_ptr(),
+                i(lda),
+                b.as_ptr(),
+                i(ldb),
+                0.0,
+                c.as_mut_ptr(),
+                i(n),
+            );
+        },
+        "gemm" => unsafe {
+            let is = |x: usize| x as isize;
+            // gemm's convention: dst := alpha·dst + beta·lhs·rhs; read_dst = false ignores dst.
+            gemm::gemm(
+                m,
+                n,
+                k,
+                c.as_mut_ptr(),
+                1,
+                is(n),
+                false,
+                a.as_ptr(),
+                is(acs),
+                is(ars),
+                b.as_ptr(),
+                is(bcs),
+                is(brs),
+                0.0,
+                1.0,
+                false,
+                false,
+                false,
+                if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
+            );
+        },
+        _ => unreachable!(),
+    }
+}
+
+fn bench_sgemm(cr: &mut Criterion) {
+    let mut group = cr.benchmark_group("sgemm");
+    group.sampling_mode(SamplingMode::Flat);
+    let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+    let mut fill = |len: usize| -> Vec<f32> {
+        (0..len)
+            .map(|_| {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                (seed >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    };
+    for s in shapes() {
+        let (a, b) = (fill(s.m * s.k), fill(s.k * s.n));
+        let mut c = vec![0.0f32; s.m * s.n];
+        group.throughput(Throughput::Elements(s.flops() as u64));
+        for peer in ["ours", "openblas", "gemm"] {
+            let id = format!("{peer}/{}", s.name);
+            group.bench_function(BenchmarkId::new(peer, &s.name), |bch| {
+                bch.iter_custom(|iters| {
+                    let t = Instant::now();
+                    for _ in 0..iters {
+                        run_peer(peer, &s, &a, &b, &mut c);
+                    }
+                    let e = t.elapsed();
+                    TIMES.lock().unwrap().entry(id.clone()).or_default().push(e.as_secs_f64() / iters as f64);
+                    e
+                })
+            });
+        }
+    }
+    group.finish();
+}
+
+/// Without criterion: the peers take turns, one run each per round, and each keeps its best time.
+/// On a machine shared with other work this is the steadiest comparison. Shapes can be picked with
+/// SGEMM_BENCH_SHAPES=name,name (e.g. `512,small.fc1.fwd`).
+fn quick(rounds: usize, peak: f64) {
+    let pick = std::env::var("SGEMM_BENCH_SHAPES").ok();
+    let only = std::env::var("SGEMM_BENCH_PEERS").ok();
+    let wanted = |name: &str| pick.as_ref().is_none_or(|p| p.split(',').any(|w| w == name));
+    let threads: usize = std::env::var("SGEMM_BENCH_THREADS").map_or(THREADS, |t| t.parse().expect("thread count"));
+    RUN_THREADS.store(threads, std::sync::atomic::Ordering::Relaxed);
+    // SAFETY: plain FFI call.
+    unsafe { openblas_set_num_threads(threads as c_int) };
+    let peak = peak * threads as f64 / THREADS as f64;
+    println!("quick mode: {threads} thread(s), best of {rounds} interleaved runs, GFLOP/s and % of peak");
+    for s in shapes().into_iter().filter(|s| wanted(&s.name)) {
+        let (a, b) = (vec![0.25f32; s.m * s.k], vec![0.5f32; s.k * s.n]);
+        let mut c = vec![0.0f32; s.m * s.n];
+        let peers = ["ours", "openblas", "gemm"];
+        let mut best = [f64::INFINITY; 3];
+        for _ in 0..rounds {
+            for (p, peer) in peers.iter().enumerate() {
+                if only.as_ref().is_some_and(|o| !o.split(',').any(|w| w == *peer)) {
+                    continue;
+                }
+                // One thread: count only the time this thread ran (the machine may be shared).
+                let (t, cpu) = (Instant::now(), thread_cpu_seconds());
+                run_peer(peer, &s, &a, &b, &mut c);
+                let took = if threads == 1 { thread_cpu_seconds() - cpu } else { t.elapsed().as_secs_f64() };
+                best[p] = best[p].min(took);
+            }
+        }
+        let g: Vec<String> = best
+            .iter()
+            .map(|t| format!("{:7.1} ({:4.1}%)", s.flops() / t / 1e9, 100.0 * s.flops() / t / peak))
+            .collect();
+        println!(
+            "{:<16} ours {}  openblas {}  gemm {}  ours/best {:.3}",
+            s.name,
+            g[0],
+            g[1],
+            g[2],
+            best[1].min(best[2]) / best[0]
+        );
+    }
+}
+
+/// CPU time of the calling thread, in seconds (Linux `CLOCK_THREAD_CPUTIME_ID`).
+fn thread_cpu_seconds() -> f64 {
+    #[repr(C)]
+    struct Timespec {
+        sec: i64,
+        nsec: i64,
+    }
+    extern "C" {
+        fn clock_gettime(clock: c_int, ts: *mut Timespec) -> c_int;
+    }
+    const CLOCK_THREAD_CPUTIME_ID: c_int = 3;
+    let mut ts = Timespec { sec: 0, nsec: 0 };
+    // SAFETY: `ts` is a valid timespec for the call to fill.
+    unsafe { clock_gettime(CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.sec as f64 + ts.nsec as f64 * 1e-9
+}
+
+/// The FMA peak in FLOP/s: every thread runs independent FMA chains on registers, all at once.
+/// Short bursts, best of many: on a shared machine some burst finds both cores free.
+fn fma_peak() -> f64 {
+    const ITERS: u64 = 2_000_000; // ~10 ms per burst
+    const BURSTS: usize = 40;
+    let mut best = 0.0f64;
+    for _ in 0..BURSTS {
+        let t = Instant::now();
+        let flops_per_iter = std::thread::scope(|sc| {
+            let hs: Vec<_> = (0..THREADS).map(|_| sc.spawn(|| fma_probe::burn(ITERS))).collect();
+            hs.into_iter().map(|h| h.join().unwrap()).next().unwrap()
+        });
+        best = best.max(flops_per_iter * (ITERS * THREADS as u64) as f64 / t.elapsed().as_secs_f64());
+    }
+    best
+}
+
+mod fma_probe {
+    /// Runs `iters` rounds of 24 independent FMAs (enough chains to hide the latency on two ports) on
+    /// the widest vectors the CPU has; returns the FLOPs of one round.
+    pub fn burn(iters: u64) -> f64 {
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx512f") {
+            // SAFETY: AVX-512F was just detected.
+            return unsafe { burn512(iters) };
+        }
+        0.0
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f")]
+    unsafe fn burn512(iters: u64) -> f64 {
+        use std::arch::x86_64::*;
+        let mut acc = [_mm512_set1_ps(1.0); 24];
+        let (x, y) = (_mm512_set1_ps(0.999_999), _mm512_set1_ps(1e-7));
+        for _ in 0..iters {
+            for a in acc.iter_mut() {
+                *a = _mm512_fmadd_ps(*a, x, y);
+            }
+        }
+        let total = acc.iter().fold(_mm512_setzero_ps(), |s, &a| _mm512_add_ps(s, a));
+        std::hint::black_box(_mm512_reduce_add_ps(total));
+        (24 * 16 * 2) as f64
+    }
+}
+
+/// Marks a process this bench re-executed itself into (its value says why), so it happens once each.
+const STAGE_VAR: &str = "SGEMM_BENCH_OPENBLAS_STAGE";
+/// OpenBLAS core names with AVX-512 kernels, newest first (0.3.21 stops at Cooperlake).
+const AVX512_CORES: [&str; 3] = ["SapphireRapids", "Cooperlake", "SkylakeX"];
+
+/// OpenBLAS reads OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE when the library loads, before `main`: if they
+/// are set, start this program again without them (only this process; tests never see this).
+fn reexec_without_openblas_env() {
+    const VARS: [&str; 2] = ["OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"];
+    if std::env::var_os(STAGE_VAR).is_none() && VARS.iter().any(|v| std::env::var_os(v).is_some()) {
+        let mut cmd = self_command();
+        for v in VARS {
+            cmd.env_remove(v);
+        }
+        exec(cmd.env(STAGE_VAR, "env-cleared"));
+    }
+}
+
+/// OpenBLAS picks its kernels from the CPU model; a release older than the CPU (Debian's 0.3.21 does
+/// not know Emerald Rapids, model 207) falls back to Prescott (SSE3). That is no fair peer: on an
+/// AVX-512 CPU, start again with the newest AVX-512 core this library names.
+fn reexec_with_avx512_openblas_core(detected: &str, library: &[u8]) {
+    let forced = std::env::var(STAGE_VAR).is_ok_and(|s| s == "core-forced");
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = is_x86_feature_detected!("avx512f");
+    #[cfg(not(target_arch = "x86_64"))]
+    let avx512 = false;
+    if forced || !avx512 || AVX512_CORES.contains(&detected) {
+        return;
+    }
+    let known =
+        |name: &str| library.windows(name.len() + 1).any(|w| w[..name.len()] == *name.as_bytes() && w[name.len()] == 0);
+    if let Some(core) = AVX512_CORES.iter().find(|c| known(c)) {
+        println!("OpenBLAS detected core {detected} on this AVX-512 CPU; restarting with OPENBLAS_CORETYPE={core}");
+        exec(self_command().env("OPENBLAS_CORETYPE", core).env(STAGE_VAR, "core-forced"));
+    }
+}
+
+fn self_command() -> std::process::Command {
+    let mut cmd = std::process::Command::new(std::env::current_exe().expect("path of the bench binary"));
+    cmd.args(std::env::args_os().skip(1));
+    cmd
+}
+
+fn exec(cmd: &mut std::process::Command) -> ! {
+    use std::os::unix::process::CommandExt;
+    let err = cmd.exec();
+    panic!("could not re-exec the bench: {err}");
+}
+
+/// The bytes of the OpenBLAS library this process loaded (to learn which core names it knows).
+fn openblas_library_bytes() -> Vec<u8> {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.contains("libopenblas"))
+        .and_then(|p| std::fs::read(p).ok())
+        .unwrap_or_default()
+}
+
+fn main() {
+    reexec_without_openblas_env();
+    rayon::ThreadPoolBuilder::new().num_threads(THREADS).build_global().expect("rayon pool");
+    // SAFETY: plain FFI call; the returned name is a static C string.
+    let corename = || unsafe { CStr::from_ptr(openblas_get_corename()).to_string_lossy().into_owned() };
+    reexec_with_avx512_openblas_core(&corename(), &openblas_library_bytes());
+    let core = corename();
+    // SAFETY: plain FFI call.
+    unsafe { openblas_set_num_threads(THREADS as c_int) };
+    let peak = fma_peak();
+    let how = std::env::var(STAGE_VAR).unwrap_or_else(|_| "as detected".into());
+    println!(
+        "sgemm bench: {THREADS} threads; ours uses kernel {}; OpenBLAS core: {core} ({how})",
+        Kernel::best().name()
+    );
+    println!("FMA peak (probe, {THREADS} threads): {:.1} GFLOP/s", peak / 1e9);
+
+    if let Ok(rounds) = std::env::var("SGEMM_BENCH_QUICK") {
+        quick(rounds.parse().expect("SGEMM_BENCH_QUICK=<rounds>"), peak);
+        return;
+    }
+    let mut cr = Criterion::default()
+        .sample_size(10)
+        .warm_up_time(Duration::from_millis(300))
+        .measurement_time(Duration::from_secs(2))
+        .configure_from_args();
+    bench_sgemm(&mut cr);
+    cr.final_summary();
+
+    let times = TIMES.lock().unwrap();
+    let gflops = |peer: &str, s: &Shape| {
+        times.get(&format!("{peer}/{}", s.name)).map(|v| {
+            let mut v = v.clone();
+            v.sort_by(f64::total_cmp);
+            s.flops() / v[v.len() / 2] / 1e9
+        })
+    };
+    println!(
+        "\nsgemm summary: GFLOP/s (median sample) and % of the {:.0} GFLOP/s FMA peak; OpenBLAS core {core}",
+        peak / 1e9
+    );
+    println!("{:<16} {:>22} {:>16} {:>16} {:>16} {:>9}", "shape", "m×n×k", "ours", "openblas", "gemm", "ours/best");
+    for s in shapes() {
+        let cols: Vec<Option<f64>> = ["ours", "openblas", "gemm"].iter().map(|p| gflops(p, &s)).collect();
+        if cols.iter().all(Option::is_none) {
+            continue;
+        }
+        let cell = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{g:7.1} ({:4.1}%)", 100.0 * g * 1e9 / peak));
+        let best_peer = cols[1].unwrap_or(0.0).max(cols[2].unwrap_or(0.0));
+        let ratio = match cols[0] {
+            Some(o) if best_peer > 0.0 => format!("{:.3}", o / best_peer),
+            _ => "-".to_string(),
+        };
+        let dims = format!("{}×{}×{}", s.m, s.n, s.k);
+        println!(
+            "{:<16} {:>22} {:>16} {:>16} {:>16} {:>9}",
+            s.name,
+            dims,
+            cell(cols[0]),
+            cell(cols[1]),
+            cell(cols[2]),
+            ratio
+        );
+    }
+}
