@@ -5,7 +5,7 @@ mod index;
 mod join;
 mod matmul;
 mod normalize;
-pub use normalize::LayerNormOutput;
+pub use normalize::{LayerNormGrads, LayerNormOutput};
 mod patch;
 mod reduce;
 

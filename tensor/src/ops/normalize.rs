@@ -11,21 +11,35 @@ use crate::dtype::Element;
 use crate::Tensor;
 
 type RowKernel<T> = fn(&[T], usize, &mut [T]);
+type RowKernel2<T> = fn(&[T], &[T], usize, &mut [T]);
+
+/// `x` with `axis` swapped to the end (a view), and the swap that undoes it.
+fn axis_last(x: &Tensor, axis: isize) -> (Tensor, impl Fn(Tensor) -> Tensor) {
+    let (a, last) = (x.shape().axis(axis) as isize, x.rank() as isize - 1);
+    let moved = if a == last { x.clone() } else { x.transpose(a, last) };
+    (moved, move |y: Tensor| if a == last { y } else { y.transpose(a, last) })
+}
 
 fn along_axis<T: FloatMath + Element>(x: &Tensor, axis: isize, kernel: RowKernel<T>) -> Tensor {
-    let (a, last) = (x.shape().axis(axis), x.rank() - 1);
-    let moved = if a == last { x.clone() } else { x.transpose(a as isize, last as isize) };
+    let (moved, restore) = axis_last(x, axis);
     let src = moved.values::<T>();
     let mut out = vec![T::default(); src.len()];
     if !src.is_empty() {
-        kernel(&src, moved.dims()[last], &mut out);
+        kernel(&src, moved.dim(-1), &mut out);
     }
-    let y = Tensor::from_values(out, moved.shape().clone());
-    if a == last {
-        y
-    } else {
-        y.transpose(a as isize, last as isize)
+    restore(Tensor::from_values(out, moved.shape().clone()))
+}
+
+/// A row kernel of two same-shaped inputs (a backward: output and its gradient) along `axis`.
+fn along_axis2<T: FloatMath + Element>(y: &Tensor, dy: &Tensor, axis: isize, kernel: RowKernel2<T>) -> Tensor {
+    assert_eq!(y.shape(), dy.shape(), "backward: output {:?} and gradient {:?} differ", y.shape(), dy.shape());
+    let ((my, restore), (mdy, _)) = (axis_last(y, axis), axis_last(dy, axis));
+    let (a, b) = (my.values::<T>(), mdy.values::<T>());
+    let mut out = vec![T::default(); a.len()];
+    if !a.is_empty() {
+        kernel(&a, &b, my.dim(-1), &mut out);
     }
+    restore(Tensor::from_values(out, my.shape().clone()))
 }
 
 /// Layer norm output with the per-row statistics the backward pass needs.
@@ -70,6 +84,44 @@ fn layer_norm_impl<T: FloatMath + Element>(
     }
 }
 
+/// Gradients of a layer norm: of its input, and of its weight and bias when it has them.
+pub struct LayerNormGrads {
+    pub dx: Tensor,
+    pub dweight: Option<Tensor>,
+    pub dbias: Option<Tensor>,
+}
+
+fn layer_norm_backward_impl<T: FloatMath + Element>(
+    x: &Tensor,
+    dy: &Tensor,
+    weight: Option<&Tensor>,
+    stats: (&Tensor, &Tensor),
+    params: (bool, bool),
+) -> LayerNormGrads {
+    let d = x.dim(-1);
+    let (xv, dyv) = (x.values::<T>(), dy.values::<T>());
+    let (mean, rstd) = (stats.0.values::<T>(), stats.1.values::<T>());
+    let wv = weight.map(|w| w.values::<T>());
+    let mut dx = vec![T::default(); xv.len()];
+    let (mut dw, mut db) = (vec![T::default(); d], vec![T::default(); d]);
+    layernorm::layer_norm_backward_rows(
+        &xv,
+        &dyv,
+        d,
+        wv.as_deref(),
+        &mean,
+        &rstd,
+        &mut dx,
+        params.0.then_some(&mut dw[..]),
+        params.1.then_some(&mut db[..]),
+    );
+    LayerNormGrads {
+        dx: Tensor::from_values(dx, x.shape().clone()),
+        dweight: params.0.then(|| Tensor::from_values(dw, [d])),
+        dbias: params.1.then(|| Tensor::from_values(db, [d])),
+    }
+}
+
 impl Tensor {
     /// exp(x − max) / Σ exp(x − max) along `axis`.
     pub fn softmax(&self, axis: isize) -> Tensor {
@@ -79,6 +131,18 @@ impl Tensor {
     /// x − max − ln Σ exp(x − max) along `axis`.
     pub fn log_softmax(&self, axis: isize) -> Tensor {
         float_dispatch!(self.dtype(), "log_softmax", T => along_axis::<T>(self, axis, softmax::log_softmax_rows::<T>))
+    }
+
+    /// Gradient of `softmax(axis)` given its output `y` and the gradient `dy` of that output.
+    pub fn softmax_backward(y: &Tensor, dy: &Tensor, axis: isize) -> Tensor {
+        float_dispatch!(y.dtype(), "softmax_backward", T =>
+            along_axis2::<T>(y, dy, axis, softmax::softmax_backward_rows::<T>))
+    }
+
+    /// Gradient of `log_softmax(axis)` given its output `y` and the gradient `dy` of that output.
+    pub fn log_softmax_backward(y: &Tensor, dy: &Tensor, axis: isize) -> Tensor {
+        float_dispatch!(y.dtype(), "log_softmax_backward", T =>
+            along_axis2::<T>(y, dy, axis, softmax::log_softmax_backward_rows::<T>))
     }
 
     /// Layer norm over the last dim with optional affine `weight` and `bias` (each of that dim's size).
@@ -97,5 +161,27 @@ impl Tensor {
             }
         }
         float_dispatch!(self.dtype(), "layer_norm", T => layer_norm_impl::<T>(self, weight, bias, eps))
+    }
+
+    /// Backward of `layer_norm_with_stats`: `dy` is the gradient of its output, `mean` and `rstd`
+    /// its saved statistics; `want_dweight` / `want_dbias` ask for the parameter gradients.
+    pub fn layer_norm_backward(
+        x: &Tensor,
+        dy: &Tensor,
+        weight: Option<&Tensor>,
+        mean: &Tensor,
+        rstd: &Tensor,
+        want_dweight: bool,
+        want_dbias: bool,
+    ) -> LayerNormGrads {
+        assert_eq!(
+            x.shape(),
+            dy.shape(),
+            "layer_norm_backward: input {:?} and gradient {:?} differ",
+            x.shape(),
+            dy.shape()
+        );
+        float_dispatch!(x.dtype(), "layer_norm_backward", T =>
+            layer_norm_backward_impl::<T>(x, dy, weight, (mean, rstd), (want_dweight, want_dbias)))
     }
 }

@@ -132,4 +132,22 @@ impl Tensor {
         });
         Tensor::from_values(out, p.out_shape)
     }
+
+    /// Sum a broadcast result back down to `shape`, the inverse of broadcasting `shape` up to
+    /// `self.shape()` (what the gradient of a broadcasting op needs).
+    pub fn sum_to(&self, shape: &Shape) -> Tensor {
+        if self.shape() == shape {
+            return self.clone();
+        }
+        let extra = self.rank().checked_sub(shape.rank()).filter(|_| self.shape().broadcast(shape) == *self.shape());
+        let extra = extra.unwrap_or_else(|| panic!("sum_to: {:?} is not a broadcast of {shape:?}", self.shape()));
+        let axes: Vec<isize> = (0..self.rank())
+            .filter(|&k| k < extra || (shape.dims()[k - extra] == 1 && self.dims()[k] != 1))
+            .map(|k| k as isize)
+            .collect();
+        if axes.is_empty() {
+            return self.reshape(shape.clone());
+        }
+        self.sum(&axes, true).reshape(shape.clone())
+    }
 }

@@ -315,3 +315,39 @@ fn libm_free_erf(x: f64) -> f64 {
 fn math_on_storage_types_asks_for_a_cast() {
     Tensor::zeros([2], DType::BF16).exp();
 }
+
+#[test]
+fn sum_to_undoes_broadcasting() {
+    let g = iota(&[2, 3, 4]);
+    assert_eq!(g.sum_to(&crate::Shape::from([4])).to_vec::<f32>(), g.sum(&[0, 1], false).to_vec::<f32>());
+    let s = g.sum_to(&crate::Shape::from([3, 1]));
+    assert_eq!(s.dims(), &[3, 1]);
+    assert_eq!(s.to_vec::<f32>(), g.sum(&[0, 2], false).to_vec::<f32>());
+    assert_eq!(g.sum_to(&crate::Shape::from([2, 3, 4])).to_vec::<f32>(), g.to_vec::<f32>());
+}
+
+#[test]
+fn normalisation_backwards_match_their_composites() {
+    let x = Tensor::randn([3, 5, 4], 0.0, 2.0, DType::F64, 1);
+    let dy = Tensor::randn([3, 5, 4], 0.0, 1.0, DType::F64, 2);
+    for axis in [1isize, -1] {
+        let y = x.softmax(axis);
+        let want = &y * &(&dy - &(&dy * &y).sum(&[axis], true));
+        assert_close(&Tensor::softmax_backward(&y, &dy, axis).to_vec_f64(), &want.to_vec_f64(), 1e-12);
+        let l = x.log_softmax(axis);
+        let want = &dy - &(&l.exp() * &dy.sum(&[axis], true));
+        assert_close(&Tensor::log_softmax_backward(&l, &dy, axis).to_vec_f64(), &want.to_vec_f64(), 1e-12);
+    }
+    // Layer norm: dx from the closed form, dweight and dbias as sums over rows.
+    let w = Tensor::randn([4], 1.0, 0.3, DType::F64, 3);
+    let out = x.layer_norm_with_stats(Some(&w), None, 1e-5);
+    let g = Tensor::layer_norm_backward(&x, &dy, Some(&w), &out.mean, &out.rstd, true, true);
+    let xhat = &(&x - &out.mean.unsqueeze(-1)) * &out.rstd.unsqueeze(-1);
+    let gx = &dy * &w;
+    let n = 4.0;
+    let want_dx = &(&(&gx.mul_scalar(n) - &gx.sum(&[-1], true)) - &(&xhat * &(&gx * &xhat).sum(&[-1], true)))
+        * &out.rstd.unsqueeze(-1).div_scalar(n);
+    assert_close(&g.dx.to_vec_f64(), &want_dx.to_vec_f64(), 1e-10);
+    assert_close(&g.dweight.unwrap().to_vec_f64(), &(&dy * &xhat).sum(&[0, 1], false).to_vec_f64(), 1e-10);
+    assert_close(&g.dbias.unwrap().to_vec_f64(), &dy.sum(&[0, 1], false).to_vec_f64(), 1e-10);
+}
