@@ -1,0 +1,131 @@
+//! Elementwise ops: broadcasting arithmetic and the unary maps.
+
+use tensor::{BinaryOp, CmpOp, DType, Tensor, UnaryOp};
+
+use crate::tape::record;
+use crate::Var;
+
+/// `mask` (u8) as a tensor of `like`'s dtype: 1 where set, 0 elsewhere.
+fn as_float(mask: Tensor, like: &Tensor) -> Tensor {
+    mask.to_dtype(like.dtype())
+}
+
+impl Var {
+    pub fn add(&self, other: &Var) -> Var {
+        let (sa, sb) = (self.shape().clone(), other.shape().clone());
+        record(self.value().add(other.value()), &[self, other], move |g| vec![Some(g.sum_to(&sa)), Some(g.sum_to(&sb))])
+    }
+
+    pub fn sub(&self, other: &Var) -> Var {
+        let (sa, sb) = (self.shape().clone(), other.shape().clone());
+        record(self.value().sub(other.value()), &[self, other], move |g| {
+            vec![Some(g.sum_to(&sa)), Some(g.neg().sum_to(&sb))]
+        })
+    }
+
+    pub fn mul(&self, other: &Var) -> Var {
+        let (a, b) = (self.value().clone(), other.value().clone());
+        let (ta, tb) = (self.is_tracked(), other.is_tracked());
+        record(a.mul(&b), &[self, other], move |g| {
+            vec![ta.then(|| g.mul(&b).sum_to(a.shape())), tb.then(|| g.mul(&a).sum_to(b.shape()))]
+        })
+    }
+
+    pub fn div(&self, other: &Var) -> Var {
+        let (a, b) = (self.value().clone(), other.value().clone());
+        let (ta, tb) = (self.is_tracked(), other.is_tracked());
+        record(a.div(&b), &[self, other], move |g| {
+            let gb = || g.mul(&a).div(&b.square()).neg().sum_to(b.shape());
+            vec![ta.then(|| g.div(&b).sum_to(a.shape())), tb.then(gb)]
+        })
+    }
+
+    /// Elementwise maximum; where the two are equal the gradient goes to `self`.
+    pub fn maximum(&self, other: &Var) -> Var {
+        self.select_extreme(other, BinaryOp::Maximum, CmpOp::Ge)
+    }
+
+    /// Elementwise minimum; where the two are equal the gradient goes to `self`.
+    pub fn minimum(&self, other: &Var) -> Var {
+        self.select_extreme(other, BinaryOp::Minimum, CmpOp::Le)
+    }
+
+    fn select_extreme(&self, other: &Var, op: BinaryOp, wins: CmpOp) -> Var {
+        let (a, b) = (self.value().clone(), other.value().clone());
+        let take_a = as_float(a.compare(wins, &b), &a);
+        record(a.binary(op, &b), &[self, other], move |g| {
+            let ga = g.mul(&take_a);
+            let gb = g.sub(&ga);
+            vec![Some(ga.sum_to(a.shape())), Some(gb.sum_to(b.shape()))]
+        })
+    }
+
+    pub fn neg(&self) -> Var {
+        record(self.value().neg(), &[self], |g| vec![Some(g.neg())])
+    }
+
+    pub fn add_scalar(&self, s: f64) -> Var {
+        record(self.value().add_scalar(s), &[self], |g| vec![Some(g.clone())])
+    }
+
+    pub fn mul_scalar(&self, s: f64) -> Var {
+        record(self.value().mul_scalar(s), &[self], move |g| vec![Some(g.mul_scalar(s))])
+    }
+
+    /// Apply an elementwise function; its derivative is computed from the input `x` and output `y`.
+    fn map(&self, op: UnaryOp, grad: fn(&Tensor, &Tensor, &Tensor) -> Tensor) -> Var {
+        let x = self.value().clone();
+        let y = x.unary(op);
+        let saved = y.clone();
+        record(y, &[self], move |g| vec![Some(grad(g, &x, &saved))])
+    }
+
+    pub fn exp(&self) -> Var {
+        self.map(UnaryOp::Exp, |g, _, y| g.mul(y))
+    }
+    pub fn log(&self) -> Var {
+        self.map(UnaryOp::Log, |g, x, _| g.div(x))
+    }
+    pub fn sqrt(&self) -> Var {
+        self.map(UnaryOp::Sqrt, |g, _, y| g.div(y).mul_scalar(0.5))
+    }
+    pub fn rsqrt(&self) -> Var {
+        self.map(UnaryOp::Rsqrt, |g, _, y| g.mul(&y.powf(3.0)).mul_scalar(-0.5))
+    }
+    pub fn tanh(&self) -> Var {
+        self.map(UnaryOp::Tanh, |g, _, y| g.mul(&y.square().neg().add_scalar(1.0)))
+    }
+    /// Exact (erf) GELU.
+    pub fn gelu(&self) -> Var {
+        self.map(UnaryOp::Gelu, |g, x, _| g.mul(&x.unary(UnaryOp::GeluGrad)))
+    }
+    pub fn relu(&self) -> Var {
+        self.map(UnaryOp::Relu, |g, x, _| g.mul(&as_float(x.compare_scalar(CmpOp::Gt, 0.0), x)))
+    }
+    pub fn sigmoid(&self) -> Var {
+        self.map(UnaryOp::Sigmoid, |g, _, y| g.mul(&y.mul(&y.neg().add_scalar(1.0))))
+    }
+    pub fn abs(&self) -> Var {
+        self.map(UnaryOp::Abs, |g, x, _| {
+            let pos = as_float(x.compare_scalar(CmpOp::Gt, 0.0), x);
+            let neg = as_float(x.compare_scalar(CmpOp::Lt, 0.0), x);
+            g.mul(&pos.sub(&neg))
+        })
+    }
+    pub fn square(&self) -> Var {
+        self.map(UnaryOp::Square, |g, x, _| g.mul(x).mul_scalar(2.0))
+    }
+    pub fn recip(&self) -> Var {
+        self.map(UnaryOp::Recip, |g, _, y| g.mul(&y.square()).neg())
+    }
+    pub fn powf(&self, p: f64) -> Var {
+        let x = self.value().clone();
+        record(x.powf(p), &[self], move |g| vec![Some(g.mul(&x.powf(p - 1.0)).mul_scalar(p))])
+    }
+
+    /// The same values in another float dtype; the gradient is cast back.
+    pub fn to_dtype(&self, dtype: DType) -> Var {
+        let from = self.dtype();
+        record(self.value().to_dtype(dtype), &[self], move |g| vec![Some(g.to_dtype(from))])
+    }
+}

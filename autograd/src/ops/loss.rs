@@ -1,0 +1,42 @@
+//! Losses: fused cross-entropy with integer targets, and mean squared error.
+
+use tensor::{DType, Tensor};
+
+use crate::tape::record;
+use crate::Var;
+
+impl Var {
+    /// Mean cross-entropy of logits [N, C] against i64 class indices [N].
+    ///
+    /// Fused: the forward keeps log-probabilities, the backward is `(softmax − onehot) / N`.
+    pub fn cross_entropy(&self, targets: &Tensor) -> Var {
+        assert_eq!(self.rank(), 2, "cross_entropy takes logits [N, C], got {:?}", self.shape());
+        let n = self.dim(0);
+        assert!(
+            targets.dtype() == DType::I64 && targets.dims() == [n],
+            "cross_entropy: targets must be i64 [{n}], got {} {:?}",
+            targets.dtype(),
+            targets.shape()
+        );
+        let logp = self.value().log_softmax(-1);
+        let picked = targets.reshape([n, 1]);
+        let loss = logp.gather(1, &picked).mean_all().neg();
+        record(loss, &[self], move |g| {
+            let minus_one = Tensor::full([n, 1], -1.0, logp.dtype());
+            let dx = logp.exp().scatter_add(1, &picked, &minus_one);
+            vec![Some(dx.mul(&g.div_scalar(n as f64)))]
+        })
+    }
+
+    /// Mean of the squared differences, over every element.
+    pub fn mse(&self, target: &Var) -> Var {
+        assert_eq!(self.shape(), target.shape(), "mse: {:?} against {:?}", self.shape(), target.shape());
+        let diff = self.value().sub(target.value());
+        let n = diff.numel() as f64;
+        let loss = diff.square().mean_all();
+        record(loss, &[self, target], move |g| {
+            let d = diff.mul(&g.mul_scalar(2.0 / n));
+            vec![Some(d.clone()), Some(d.neg())]
+        })
+    }
+}

@@ -1,0 +1,42 @@
+//! Matrix products. For `c = a·b`: `da = g·bᵀ`, `db = aᵀ·g`, each summed over broadcast batch dims.
+
+use tensor::Tensor;
+
+use crate::tape::record;
+use crate::Var;
+
+/// `x` with its batch dims folded into the rows: [..., m, k] → [(...)·m, k].
+fn fold_rows(x: &Tensor) -> Tensor {
+    let k = x.dim(-1);
+    x.reshape([x.numel() / k.max(1), k])
+}
+
+impl Var {
+    /// [..., m, k] · [..., k, n] → [..., m, n], batch dims broadcast.
+    pub fn matmul(&self, other: &Var) -> Var {
+        let (a, b) = (self.value().clone(), other.value().clone());
+        let (ta, tb) = (self.is_tracked(), other.is_tracked());
+        record(a.matmul(&b), &[self, other], move |g| {
+            let da = || g.matmul(&b.t()).sum_to(a.shape());
+            let db = || {
+                if b.rank() == 2 && a.rank() > 2 {
+                    // A weight shared by the whole batch: one big product instead of a batch of
+                    // small ones and a sum.
+                    fold_rows(&a).t().matmul(&fold_rows(g))
+                } else {
+                    a.t().matmul(g).sum_to(b.shape())
+                }
+            };
+            vec![ta.then(da), tb.then(db)]
+        })
+    }
+
+    /// A Linear layer: `x · wᵀ + b` with `w` stored [out, in] as PyTorch stores it.
+    pub fn linear(&self, weight: &Var, bias: Option<&Var>) -> Var {
+        let y = self.matmul(&weight.transpose(0, 1));
+        match bias {
+            Some(b) => y.add(b),
+            None => y,
+        }
+    }
+}

@@ -1,0 +1,100 @@
+//! Shape ops. Their gradients only move `g` back: reshape it, permute it back, pad it with zeros
+//! (narrow), cut it up (concat), sum it (broadcast).
+
+use tensor::Tensor;
+
+use crate::tape::record;
+use crate::Var;
+
+impl Var {
+    pub fn reshape(&self, shape: impl Into<tensor::Shape>) -> Var {
+        let from = self.shape().clone();
+        record(self.value().reshape(shape), &[self], move |g| vec![Some(g.reshape(from.clone()))])
+    }
+
+    pub fn permute(&self, perm: &[usize]) -> Var {
+        let mut inverse = vec![0; perm.len()];
+        for (i, &p) in perm.iter().enumerate() {
+            inverse[p] = i;
+        }
+        record(self.value().permute(perm), &[self], move |g| vec![Some(g.permute(&inverse))])
+    }
+
+    pub fn transpose(&self, a: isize, b: isize) -> Var {
+        record(self.value().transpose(a, b), &[self], move |g| vec![Some(g.transpose(a, b))])
+    }
+
+    pub fn flatten(&self, start: isize, end: isize) -> Var {
+        let from = self.shape().clone();
+        record(self.value().flatten(start, end), &[self], move |g| vec![Some(g.reshape(from.clone()))])
+    }
+
+    pub fn unsqueeze(&self, axis: isize) -> Var {
+        let from = self.shape().clone();
+        record(self.value().unsqueeze(axis), &[self], move |g| vec![Some(g.reshape(from.clone()))])
+    }
+
+    pub fn squeeze(&self, axis: isize) -> Var {
+        let from = self.shape().clone();
+        record(self.value().squeeze(axis), &[self], move |g| vec![Some(g.reshape(from.clone()))])
+    }
+
+    pub fn broadcast_to(&self, shape: impl Into<tensor::Shape>) -> Var {
+        let from = self.shape().clone();
+        record(self.value().broadcast_to(shape), &[self], move |g| vec![Some(g.sum_to(&from))])
+    }
+
+    /// Entries `start..start + len` of `axis`; the gradient is `g` padded with zeros.
+    pub fn narrow(&self, axis: isize, start: usize, len: usize) -> Var {
+        let x = self.value();
+        let a = x.shape().axis(axis);
+        let (size, shape, dtype) = (x.dims()[a], x.dims().to_vec(), x.dtype());
+        record(x.narrow(axis, start, len), &[self], move |g| {
+            let zeros = |n: usize| {
+                let mut d = shape.clone();
+                d[a] = n;
+                Tensor::zeros(d, dtype)
+            };
+            let parts = [zeros(start), g.clone(), zeros(size - start - len)];
+            vec![Some(Tensor::concat(&parts, a as isize))]
+        })
+    }
+
+    /// Pieces of `axis` with the given sizes.
+    pub fn split(&self, sizes: &[usize], axis: isize) -> Vec<Var> {
+        let mut start = 0;
+        sizes
+            .iter()
+            .map(|&len| {
+                let piece = self.narrow(axis, start, len);
+                start += len;
+                piece
+            })
+            .collect()
+    }
+
+    /// Join along `axis`; the gradient is cut back into the pieces.
+    pub fn concat(parts: &[Var], axis: isize) -> Var {
+        let values: Vec<Tensor> = parts.iter().map(|p| p.value().clone()).collect();
+        let a = values[0].shape().axis(axis) as isize;
+        let sizes: Vec<usize> = values.iter().map(|v| v.dim(a)).collect();
+        let inputs: Vec<&Var> = parts.iter().collect();
+        record(Tensor::concat(&values, a), &inputs, move |g| g.split(&sizes, a).into_iter().map(Some).collect())
+    }
+
+    /// Join equally shaped values along a new axis.
+    pub fn stack(parts: &[Var], axis: isize) -> Var {
+        let rank = parts[0].rank() as isize + 1;
+        let axis = if axis < 0 { axis + rank } else { axis };
+        let expanded: Vec<Var> = parts.iter().map(|p| p.unsqueeze(axis)).collect();
+        Var::concat(&expanded, axis)
+    }
+
+    /// [B, C, H, W] → [B, N, C·p·p] (see `Tensor::patchify`); built from differentiable views.
+    pub fn patchify(&self, p: usize) -> Var {
+        let (b, c, h, w) = (self.dims()[0], self.dims()[1], self.dims()[2], self.dims()[3]);
+        assert!(h % p == 0 && w % p == 0, "patchify: {h}×{w} images do not split into {p}×{p} patches");
+        let (gh, gw) = (h / p, w / p);
+        self.reshape([b, c, gh, p, gw, p]).permute(&[0, 2, 4, 1, 3, 5]).reshape([b, gh * gw, c * p * p])
+    }
+}
