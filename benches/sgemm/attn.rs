@@ -111,7 +111,8 @@ pub fn bench(cr: &mut Criterion) {
         let mut c = vec![0.0f32; cs.m * cs.n];
         group.throughput(Throughput::Elements(2 * (cs.m * cs.n * cs.k * CALLS) as u64));
         for peer in PEERS {
-            group.bench_function(format!("{peer}/{}", cs.id), |bch| bch.iter(|| one_layer(peer, &cs, &qkv, &p, &mut c)));
+            group
+                .bench_function(format!("{peer}/{}", cs.id), |bch| bch.iter(|| one_layer(peer, &cs, &qkv, &p, &mut c)));
         }
     }
     group.finish();
