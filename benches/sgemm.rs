@@ -2,6 +2,7 @@
 //! on square sizes and on the products of a CAE-Small / CAE-Base training step (batch 64 × 197 tokens).
 //!
 //! Run: `cargo bench --bench sgemm` (filter with e.g. `cargo bench --bench sgemm -- ours/512`).
+//! The `attn` group (`sgemm/attn.rs`) times the small single-thread products of ViT attention.
 //! Prints OpenBLAS's core name, the machine's measured FMA peak, criterion's lines (throughput in
 //! elements/s = FLOP/s), then a table with GFLOP/s and the fraction of the peak for each peer.
 //!
@@ -16,6 +17,9 @@ use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, SamplingMode, Throughput};
 use tensor::cpu::gemm::{sgemm, Kernel, MatMut, MatRef, Parallelism};
+
+#[path = "sgemm/attn.rs"]
+mod attn;
 
 /// Every peer runs on this many threads (the cores of the reference machine).
 const THREADS: usize = 2;
@@ -375,6 +379,10 @@ fn main() {
     );
     println!("FMA peak (probe, {THREADS} threads): {:.1} GFLOP/s", peak / 1e9);
 
+    if let Ok(rounds) = std::env::var("SGEMM_BENCH_ATTN") {
+        attn::quick(rounds.parse().expect("SGEMM_BENCH_ATTN=<rounds>"), thread_cpu_seconds);
+        return;
+    }
     if let Ok(rounds) = std::env::var("SGEMM_BENCH_QUICK") {
         quick(rounds.parse().expect("SGEMM_BENCH_QUICK=<rounds>"), peak);
         return;
@@ -385,6 +393,7 @@ fn main() {
         .measurement_time(Duration::from_secs(2))
         .configure_from_args();
     bench_sgemm(&mut cr);
+    attn::bench(&mut cr);
     cr.final_summary();
 
     let times = TIMES.lock().unwrap();

@@ -1,14 +1,16 @@
 //! The blocked loop nest around the micro-kernel (see the module doc of `gemm`) and its thread split.
 //!
-//! Threads: for each `(jc, pc)` pass the packed B block is shared; it is packed by all threads
-//! together (each its own slivers), then the `m × NC` tile grid is cut into one rectangle per thread.
+//! Threads: for each `(jc, pc)` pass the packed B block is shared; each sliver is packed by the first
+//! thread that needs it (`bblock.rs`), and the `m × NC` tile grid is cut into one rectangle per thread.
 //! Cutting along m is preferred: each thread then packs only its own rows of A into its own L2 and
 //! nothing is packed twice. Cutting along n is used where m has too few slivers to go round.
 
 use std::cell::RefCell;
+use std::sync::atomic::AtomicU8;
 
 use rayon::prelude::*;
 
+use super::bblock::SharedB;
 use super::blocking::{KernelSpec, MAX_TILE};
 use super::pack::{AlignedBuf, Strided};
 use super::{MatMut, MatRef};
@@ -36,20 +38,6 @@ struct StridedMut {
 // (the views were checked for self-aliasing up front).
 unsafe impl Send for StridedMut {}
 unsafe impl Sync for StridedMut {}
-
-/// A raw pointer that may cross threads (into a buffer whose disjoint parts each thread writes).
-#[derive(Clone, Copy)]
-struct SendPtr(*mut f32);
-// SAFETY: see each use: threads touch disjoint ranges, or only read after a join.
-unsafe impl Send for SendPtr {}
-unsafe impl Sync for SendPtr {}
-
-impl SendPtr {
-    /// The pointer (a method, so closures capture the whole `Send` wrapper, not its field).
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
 
 /// One GEMM with all checks done, oriented so that the kernel's unit-stride side suits C.
 pub(super) struct Problem {
@@ -108,44 +96,38 @@ impl Problem {
 }
 
 /// Runs the whole loop nest.
-pub(super) fn run(spec: &KernelSpec, p: Problem, par: bool) {
+pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
     let macs = p.m.saturating_mul(p.n).saturating_mul(p.k);
     let threads = if par && macs >= PAR_MIN_MACS { rayon::current_num_threads().max(1) } else { 1 };
     let nc = even_block(p.n, spec.nc, spec.nr);
     let kc = even_block(p.k, spec.kc, 1);
     let mut bbuf = B_BUF.with(|b| b.take());
-    let bp = SendPtr(bbuf.get(kc * nc.next_multiple_of(spec.nr)));
+    let bp = bbuf.get(kc * nc.next_multiple_of(spec.nr));
+    let states: Vec<AtomicU8> = (0..nc.div_ceil(spec.nr)).map(|_| AtomicU8::default()).collect();
     for jc in (0..p.n).step_by(nc) {
         let ncur = nc.min(p.n - jc);
         let panels = ncur.div_ceil(spec.nr);
         for pc in (0..p.k).step_by(kc) {
             let kcur = kc.min(p.k - pc);
             let beta = if pc == 0 { p.beta } else { 1.0 };
-            // SAFETY: (jc, pc) is inside Bᵀ (n × k).
-            let bsrc = unsafe { p.b.t().at(jc, pc) };
-            let pack_part = |t: usize, parts: usize| {
-                let (s0, s1) = share(panels, parts, t);
-                let rows = (s1 * spec.nr).min(ncur).saturating_sub(s0 * spec.nr);
-                if rows > 0 {
-                    // SAFETY: slivers s0..s1 of the block; threads get disjoint sliver ranges of a
-                    // buffer sized for `panels` slivers of kc·NR floats.
-                    unsafe { (spec.pack_b)(bsrc.at(s0 * spec.nr, 0), rows, kcur, bp.get().add(s0 * spec.nr * kcur)) };
-                }
-            };
+            // SAFETY: (jc, pc) is inside Bᵀ (n × k); the buffer holds `panels` slivers of kc·NR floats
+            // and the previous pass's readers have all returned (joined below).
+            let shared = unsafe { SharedB::new(spec, p.b.t().at(jc, pc), kcur, ncur, bp, &states[..panels]) };
             let grid = Grid::new(threads, p.m.div_ceil(spec.mr), panels);
             let task = |t: usize| {
                 let (mi, ni) = (t / grid.tn, t % grid.tn);
                 let (i0, i1) = share(grid.m_slivers, grid.tm, mi);
                 let rows = (i0 * spec.mr, (i1 * spec.mr).min(p.m));
                 let slivers = share(panels, grid.tn, ni);
-                // SAFETY: the B block is fully packed (joined above) and only read from here on.
-                unsafe { block_of_rows(spec, &p, pc, kcur, jc, ncur, rows, slivers, bp.get(), beta) };
+                // Threads sharing these slivers start at different ones: each packs its own share
+                // first and finds the rest packed by the others when it gets there.
+                let first = share(slivers.1 - slivers.0, grid.tm, mi).0;
+                // SAFETY: the rectangle belongs to this task alone.
+                unsafe { block_of_rows(spec, &p, pc, kcur, jc, ncur, rows, slivers, first, &shared, beta) };
             };
             if threads == 1 {
-                pack_part(0, 1);
                 task(0);
             } else {
-                (0..threads).into_par_iter().for_each(|t| pack_part(t, threads));
                 (0..grid.tm * grid.tn).into_par_iter().for_each(task);
             }
         }
@@ -155,8 +137,10 @@ pub(super) fn run(spec: &KernelSpec, p: Problem, par: bool) {
 
 /// One thread's rectangle: rows `rows` of C against B slivers `slivers` of the current NC block.
 ///
+/// The slivers are visited from `first` on, wrapping around.
+///
 /// # Safety
-/// `bp` holds the packed `kcur × ncur` block of B; the rectangle is owned by this task alone.
+/// `b` is the `kcur × ncur` block of B at (pc, jc); the rectangle is owned by this task alone.
 #[allow(clippy::too_many_arguments)]
 unsafe fn block_of_rows(
     spec: &KernelSpec,
@@ -167,7 +151,8 @@ unsafe fn block_of_rows(
     ncur: usize,
     rows: (usize, usize),
     slivers: (usize, usize),
-    bp: *const f32,
+    first: usize,
+    b: &SharedB,
     beta: f32,
 ) {
     let (r0, r1) = rows;
@@ -180,10 +165,12 @@ unsafe fn block_of_rows(
     for ic in (r0..r1).step_by(mc) {
         let mcur = mc.min(r1 - ic);
         (spec.pack_a)(p.a.at(ic, pc), mcur, kcur, ap);
-        for jp in slivers.0..slivers.1 {
+        let count = slivers.1 - slivers.0;
+        for step in 0..count {
+            let jp = slivers.0 + (first + step) % count;
             let j = jc + jp * spec.nr;
             let ncols = spec.nr.min(jc + ncur - j);
-            let b_sliver = bp.add(jp * spec.nr * kcur);
+            let b_sliver = b.sliver(jp);
             for ip in 0..mcur.div_ceil(spec.mr) {
                 let i = ic + ip * spec.mr;
                 let nrows = spec.mr.min(ic + mcur - i);

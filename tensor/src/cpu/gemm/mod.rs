@@ -8,7 +8,7 @@
 //! ```text
 //! for jc in (0..n).step_by(NC)          // B block columns: the packed B block lives in L3
 //!   for pc in (0..k).step_by(KC)        // depth: fixes kc, the length of every sliver
-//!     pack B[pc.., jc..] → Bp            // kc × NC, as NR-wide slivers (shared by all threads)
+//!     (B[pc.., jc..] → Bp: kc × NC as NR-wide slivers, shared by all threads, packed on first use)
 //!     for ic in (0..m).step_by(MC)      // (split across threads) A block: packed A lives in L2
 //!       pack A[ic.., pc..] → Ap          // MC × kc, as MR-tall slivers (per thread)
 //!       for jr in (0..NC).step_by(NR)   // one B sliver (kc × NR): stays in L1 for the whole ir loop
@@ -26,9 +26,11 @@
 //!
 //! # Files
 //! `blocking.rs` kernel shapes and block sizes; `driver.rs` the loop nest and the thread split;
+//! `bblock.rs` the shared B block, packed sliver by sliver on first use;
 //! `pack.rs` packing; `kernel_*.rs` the micro-kernels; `dgemm.rs` the f64 GEMM; `naive.rs` the
 //! reference triple loop; `tests.rs` checks every kernel against it.
 
+mod bblock;
 mod blocking;
 mod dgemm;
 mod driver;
