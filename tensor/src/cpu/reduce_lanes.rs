@@ -65,9 +65,11 @@ pub(crate) fn lanes2<T: Float>(a: &[T], b: &[T], init: T, step: impl Fn(T, T, T)
 
 /// Combines the accumulators pairwise, upper half into lower half: a fixed order at every level.
 ///
-/// Each level is its own fixed-size array, so LLVM maps it onto whole vector operations (two zmm,
-/// one zmm, one ymm, ...). Written as one loop halving a width in place, the same tree came out as
-/// ~60 scalar adds, each behind a lane shuffle: more work per row than a 197-wide softmax itself.
+/// Each level is its own fixed-size array, stored to memory (`black_box`) so that LLVM's SLP
+/// vectoriser starts from those stores and emits whole vector operations (two zmm, one zmm, one
+/// ymm, ...), forwarded straight back from the store buffer. Without them it sees a tree of scalar
+/// adds ending in one value, takes it for a reduction it may not reorder (no fast-math), and leaves
+/// ~60 scalar adds behind lane shuffles: more work per row than a 197-wide softmax itself.
 #[inline(always)]
 pub(crate) fn merge_tree<T: Float>(acc: [T; ACC_LANES], merge: impl Fn(T, T) -> T) -> T {
     const _: () = assert!(ACC_LANES == 64, "merge_tree spells out the levels of 64 lanes");
@@ -88,5 +90,7 @@ fn halve<T: Float, const N: usize, const H: usize>(a: &[T; N], merge: &impl Fn(T
     for ((o, &p), &q) in out.iter_mut().zip(lo).zip(hi) {
         *o = merge(p, q);
     }
+    // Not a benchmark trick: the store it forces is what makes the level a vector op (see above).
+    std::hint::black_box(&mut out);
     out
 }
