@@ -140,15 +140,22 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// Cost per element of an add just below (one thread) and at (rayon split) `PAR_MIN_ELEMS`.
+/// Cost per element of a cheap op (add) and a heavy one (gelu) around their split thresholds
+/// (`Cost::par_min_elems`): just below runs on one thread, from the threshold on rayon splits it.
 fn threshold_check() {
-    let at = tensor::cpu::simd::PAR_MIN_ELEMS;
-    println!("\nPAR_MIN_ELEMS = {at}: add, ns per element");
-    for n in [at / 4, at / 2, at - 1, at, 2 * at, 4 * at] {
-        let (a, b, mut out) = (data(n), data(n), vec![0.0f32; n]);
-        let mut run = || binary(BinaryOp::Add, Operand::Slice(&a), Operand::Slice(&b), &mut out);
-        let t = best_of(&mut run, 200);
-        println!("  n = {n:>7}: {:.3} ns/elem", t.as_secs_f64() * 1e9 / n as f64);
+    use tensor::cpu::simd::Cost;
+    for (name, cost) in [("add", Cost::Cheap), ("gelu", Cost::Heavy)] {
+        let at = cost.par_min_elems();
+        println!("\n{cost:?} threshold = {at}: {name}, ns per element");
+        for n in [at / 4, at / 2, at - 1, at, 2 * at, 4 * at] {
+            let (a, b, mut out) = (data(n), data(n), vec![0.0f32; n]);
+            let mut run = || match cost {
+                Cost::Cheap => binary(BinaryOp::Add, Operand::Slice(&a), Operand::Slice(&b), &mut out),
+                Cost::Heavy => unary(UnaryOp::Gelu, &a, &mut out),
+            };
+            let t = best_of(&mut run, 200);
+            println!("  n = {n:>7}: {:.3} ns/elem", t.as_secs_f64() * 1e9 / n as f64);
+        }
     }
 }
 

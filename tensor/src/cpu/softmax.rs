@@ -11,7 +11,7 @@
 
 use super::mathfn::FloatMath;
 use super::reduce::{lanes, lanes2, merge_tree, ACC_LANES};
-use super::simd::{self, for_each_chunk, multiversion, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
+use super::simd::{self, for_each_chunk, multiversion, Cost, PAR_CHUNK_ELEMS};
 use super::tail::{load_padded, split_blocks, split_blocks_mut, store_prefix, Block};
 use super::Float;
 
@@ -57,7 +57,7 @@ fn drive<T: FloatMath>(what: &str, kind: Kind, a: &[T], b: &[T], row_len: usize,
     let level = simd::level();
     let rows_per_task = (PAR_CHUNK_ELEMS / row_len.max(1)).max(1);
     let chunk = rows_per_task * row_len;
-    for_each_chunk(out.len() >= PAR_MIN_ELEMS, out, chunk, |t, out| {
+    for_each_chunk(out.len() >= Cost::Heavy.par_min_elems(), out, chunk, |t, out| {
         let range = t * chunk..t * chunk + out.len();
         let b = b.get(range.clone()).unwrap_or(&[]);
         softmax_kernel(level, kind, &a[range], b, row_len, out);
