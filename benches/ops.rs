@@ -23,6 +23,8 @@ const DIM: usize = 384; // ViT-S width
 const MLP: usize = 1536; // ViT-S MLP width
 const ATTN_ROWS: usize = 64 * 6 * 197; // batch × heads × queries
 const SEQ: usize = 197;
+const LOGIT_ROWS: usize = 1024; // decoder logits: rows of a vocabulary-sized width
+const VOCAB: usize = 8192;
 const F32: usize = std::mem::size_of::<f32>();
 
 fn data(n: usize) -> Vec<f32> {
@@ -64,7 +66,7 @@ fn cases() -> Vec<Case> {
     v.push(case(&format!("col sum {TOKENS}x{DIM}"), (n + DIM) * F32, move || {
         reduce(ReduceOp::Sum, &x, 1, TOKENS, DIM, &mut out)
     }));
-    for (rows, width) in [(ATTN_ROWS, SEQ), (TOKENS, DIM)] {
+    for (rows, width) in [(ATTN_ROWS, SEQ), (TOKENS, DIM), (LOGIT_ROWS, VOCAB)] {
         let (x, mut out) = (data(rows * width), vec![0.0; rows * width]);
         v.push(case(&format!("softmax {rows}x{width}"), 2 * rows * width * F32, move || {
             softmax_rows(&x, width, &mut out)
