@@ -23,6 +23,8 @@ const DIM: usize = 384; // ViT-S width
 const MLP: usize = 1536; // ViT-S MLP width
 const ATTN_ROWS: usize = 64 * 6 * 197; // batch × heads × queries
 const SEQ: usize = 197;
+const LOGIT_ROWS: usize = 1024; // decoder logits: rows of a vocabulary-sized width
+const VOCAB: usize = 8192;
 const F32: usize = std::mem::size_of::<f32>();
 
 fn data(n: usize) -> Vec<f32> {
@@ -64,7 +66,7 @@ fn cases() -> Vec<Case> {
     v.push(case(&format!("col sum {TOKENS}x{DIM}"), (n + DIM) * F32, move || {
         reduce(ReduceOp::Sum, &x, 1, TOKENS, DIM, &mut out)
     }));
-    for (rows, width) in [(ATTN_ROWS, SEQ), (TOKENS, DIM)] {
+    for (rows, width) in [(ATTN_ROWS, SEQ), (TOKENS, DIM), (LOGIT_ROWS, VOCAB)] {
         let (x, mut out) = (data(rows * width), vec![0.0; rows * width]);
         v.push(case(&format!("softmax {rows}x{width}"), 2 * rows * width * F32, move || {
             softmax_rows(&x, width, &mut out)
@@ -140,15 +142,22 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-/// Cost per element of an add just below (one thread) and at (rayon split) `PAR_MIN_ELEMS`.
+/// Cost per element of a cheap op (add) and a heavy one (gelu) around their split thresholds
+/// (`Cost::par_min_elems`): just below runs on one thread, from the threshold on rayon splits it.
 fn threshold_check() {
-    let at = tensor::cpu::simd::PAR_MIN_ELEMS;
-    println!("\nPAR_MIN_ELEMS = {at}: add, ns per element");
-    for n in [at / 4, at / 2, at - 1, at, 2 * at, 4 * at] {
-        let (a, b, mut out) = (data(n), data(n), vec![0.0f32; n]);
-        let mut run = || binary(BinaryOp::Add, Operand::Slice(&a), Operand::Slice(&b), &mut out);
-        let t = best_of(&mut run, 200);
-        println!("  n = {n:>7}: {:.3} ns/elem", t.as_secs_f64() * 1e9 / n as f64);
+    use tensor::cpu::simd::Cost;
+    for (name, cost) in [("add", Cost::Cheap), ("gelu", Cost::Heavy)] {
+        let at = cost.par_min_elems();
+        println!("\n{cost:?} threshold = {at}: {name}, ns per element");
+        for n in [at / 4, at / 2, at - 1, at, 2 * at, 4 * at] {
+            let (a, b, mut out) = (data(n), data(n), vec![0.0f32; n]);
+            let mut run = || match cost {
+                Cost::Cheap => binary(BinaryOp::Add, Operand::Slice(&a), Operand::Slice(&b), &mut out),
+                Cost::Heavy => unary(UnaryOp::Gelu, &a, &mut out),
+            };
+            let t = best_of(&mut run, 200);
+            println!("  n = {n:>7}: {:.3} ns/elem", t.as_secs_f64() * 1e9 / n as f64);
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 
 use rayon::prelude::*;
 
-use super::simd::{self, multiversion, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
+use super::simd::{self, multiversion, Cost, PAR_CHUNK_ELEMS};
 use super::Float;
 
 /// An elementwise function of two inputs.
@@ -65,7 +65,8 @@ pub fn binary<T: Float>(op: BinaryOp, a: Operand<T>, b: Operand<T>, out: &mut [T
     a.check_len(&what, out.len());
     b.check_len(&what, out.len());
     let level = simd::level();
-    if out.len() < PAR_MIN_ELEMS {
+    let cost = if op == BinaryOp::Div { Cost::Heavy } else { Cost::Cheap };
+    if out.len() < cost.par_min_elems() {
         binary_kernel(level, op, a, b, out);
     } else {
         out.par_chunks_mut(PAR_CHUNK_ELEMS)
@@ -80,7 +81,7 @@ pub fn compare<T: Float>(op: CmpOp, a: Operand<T>, b: Operand<T>, out: &mut [u8]
     a.check_len(&what, out.len());
     b.check_len(&what, out.len());
     let level = simd::level();
-    if out.len() < PAR_MIN_ELEMS {
+    if out.len() < Cost::Cheap.par_min_elems() {
         compare_kernel(level, op, a, b, out);
     } else {
         out.par_chunks_mut(PAR_CHUNK_ELEMS)
@@ -102,7 +103,7 @@ pub fn axpby<T: Float>(alpha: T, x: &[T], beta: T, y: &mut [T]) {
 fn axpby_checked<T: Float>(what: &str, alpha: T, x: &[T], beta: T, y: &mut [T]) {
     assert_eq!(x.len(), y.len(), "{what}: x has {} elements but y has {}", x.len(), y.len());
     let level = simd::level();
-    if y.len() < PAR_MIN_ELEMS {
+    if y.len() < Cost::Cheap.par_min_elems() {
         axpby_kernel(level, alpha, x, beta, y);
     } else {
         y.par_chunks_mut(PAR_CHUNK_ELEMS)

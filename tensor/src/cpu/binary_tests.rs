@@ -6,7 +6,8 @@
 use super::*;
 use crate::cpu::simd::{available_levels, with_level};
 
-const LENS: [usize; 10] = [0, 1, 7, 15, 16, 17, 33, 197, 1000, 100_003];
+// The last is above `Cost::Cheap.par_min_elems()`, so the split across threads is covered too.
+const LENS: [usize; 10] = [0, 1, 7, 15, 16, 17, 33, 197, 1000, 200_003];
 const OPS: [BinaryOp; 6] =
     [BinaryOp::Add, BinaryOp::Sub, BinaryOp::Mul, BinaryOp::Div, BinaryOp::Maximum, BinaryOp::Minimum];
 const CMPS: [CmpOp; 6] = [CmpOp::Eq, CmpOp::Ne, CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge];

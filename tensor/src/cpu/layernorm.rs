@@ -15,7 +15,7 @@ use rayon::prelude::*;
 
 use super::mathfn::FloatMath;
 use super::reduce::{fold_columns, lanes, lanes2, Fold};
-use super::simd::{self, multiversion, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
+use super::simd::{self, multiversion, Cost, PAR_CHUNK_ELEMS};
 
 /// One forward task's rows: (out, (mean, rstd)).
 type RowsTask<'a, T> = (&'a mut [T], (&'a mut [T], &'a mut [T]));
@@ -64,7 +64,7 @@ pub fn layer_norm_rows<T: FloatMath>(
         ln_forward_kernel(level, x, row_len, w, b, eps, out, mean, rstd);
     };
     let chunk = rows_per_task * row_len;
-    if x.len() >= PAR_MIN_ELEMS {
+    if x.len() >= Cost::Heavy.par_min_elems() {
         let stats = mean.par_chunks_mut(rows_per_task).zip(rstd.par_chunks_mut(rows_per_task));
         out.par_chunks_mut(chunk).zip(stats).enumerate().for_each(task);
     } else if rows > 0 {
@@ -162,7 +162,7 @@ pub fn layer_norm_backward_rows<T: FloatMath>(
     };
     if rows == 0 {
         // Nothing to do but zero the parameter gradients below.
-    } else if x.len() >= PAR_MIN_ELEMS {
+    } else if x.len() >= Cost::Heavy.par_min_elems() {
         let parts = partials.par_chunks_mut(partial_len);
         dx.par_chunks_mut(block_elems).zip(parts).enumerate().for_each(task);
     } else {

@@ -31,6 +31,9 @@ use super::Float;
 pub trait FloatMath: Float {
     /// e^x; overflow gives +inf, underflow 0 (subnormal results are rounded correctly).
     fn exp(self) -> Self;
+    /// e^x for x ≤ 0, as softmax uses it on `x - max`: equal to `exp` wherever e^x ≥ 1.7e-38 and 0
+    /// below (x < -87), NaN for NaN. A third cheaper than `exp` (no overflow or subnormal paths).
+    fn exp_nonpos(self) -> Self;
     /// Natural log; ln(0) = -inf, ln(x < 0) = NaN, ln(inf) = inf.
     fn ln(self) -> Self;
     /// Hyperbolic tangent, saturating to ±1.
@@ -59,8 +62,11 @@ const LN2_LO: f32 = -2.121_944_4e-4;
 const ROUND_MAGIC: f32 = 12_582_912.0;
 /// Above ln(f32::MAX) = 88.72 the result is +inf; clamping keeps the exponent arithmetic in range.
 const EXP_CLAMP_HI: f32 = 88.8;
-/// Below ln(min subnormal / 2) = -103.97 the result rounds to 0.
+/// Below ln(min subnormal / 2) = -103.97 the result rounds to 0 (returned without computing it).
 const EXP_CLAMP_LO: f32 = -104.0;
+/// At and above this, e^x is a normal f32 (e^-87 = 1.6e-38 > f32::MIN_POSITIVE) and `exp_nonpos`
+/// scales by a single power of two; below it, that function returns 0.
+const EXP_NORMAL_LO: f32 = -87.0;
 const F32_EXP_BIAS: i32 = 127;
 const F32_MANT_BITS: u32 = 23;
 const F32_MANT_MASK: u32 = (1 << F32_MANT_BITS) - 1;
@@ -91,24 +97,57 @@ fn horner(x: f32, coeffs: &[f32]) -> f32 {
     p
 }
 
+/// The shared core of the two exps: e^x = 2^n · e^r with n = round(x / ln 2) and |r| ≤ ln2/2.
+/// Returns `t` = x/ln2 + ROUND_MAGIC, whose bit pattern holds n in its low bits, and e^r.
 #[inline(always)]
-fn exp_f32(x: f32) -> f32 {
-    // NaN fails both compares and flows through to the polynomial, which returns NaN.
-    let x = if x > EXP_CLAMP_HI { EXP_CLAMP_HI } else { x };
-    let x = if x < EXP_CLAMP_LO { EXP_CLAMP_LO } else { x };
-    // e^x = 2^n · e^r with n = round(x / ln 2) and |r| ≤ ln2/2.
+fn exp_reduced(x: f32) -> (f32, f32) {
     let t = x.mul_add(LOG2E, ROUND_MAGIC);
-    let n = (t.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
     let nf = t - ROUND_MAGIC;
     let r = (-nf).mul_add(LN2_HI, x);
     let r = (-nf).mul_add(LN2_LO, r);
     // Taylor to degree 7: the truncation error at |r| = 0.347 is 5e-9, under half an ulp.
     const C: [f32; 8] = [1.0 / 5040.0, 1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0];
-    let p = horner(r, &C);
+    (t, horner(r, &C))
+}
+
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    // NaN fails every compare and flows through to the polynomial, which returns NaN.
+    let x = if x > EXP_CLAMP_HI { EXP_CLAMP_HI } else { x };
+    // Below EXP_CLAMP_LO the answer is 0. The lane still runs the arithmetic (a vector select
+    // computes both sides), so it runs it on 0 instead: an underflowing multiply costs a
+    // microcode assist of ~100 cycles per instruction on Intel, paid by the whole vector (padding
+    // lanes of -inf and masked attention scores would otherwise hit it on every block).
+    let underflow = x < EXP_CLAMP_LO;
+    let x = if underflow { 0.0 } else { x };
+    let (t, p) = exp_reduced(x);
+    let n = (t.to_bits() as i32).wrapping_sub(ROUND_MAGIC.to_bits() as i32);
     // Scale in two halves so that n down to -150 (subnormal results) and up to 128 (overflow to
     // inf) stay within the exponent range of each factor; the rounding happens once, at the end.
     let n1 = n >> 1;
-    p * pow2i(n1) * pow2i(n.wrapping_sub(n1))
+    let y = p * pow2i(n1) * pow2i(n.wrapping_sub(n1));
+    if underflow {
+        0.0
+    } else {
+        y
+    }
+}
+
+#[inline(always)]
+fn exp_nonpos_f32(x: f32) -> f32 {
+    // Clamped so the arithmetic stays on normal numbers; the flushed lanes are replaced by 0.
+    let flush = x < EXP_NORMAL_LO;
+    let (t, p) = exp_reduced(if flush { EXP_NORMAL_LO } else { x });
+    // t's pattern is ROUND_MAGIC's plus n, and ROUND_MAGIC's low 9 bits are 0, so shifting it left
+    // by 23 leaves exactly n << 23: 2^n's exponent field before the bias. Here n ≥ -126, so 2^n is
+    // normal and one exact multiply scales p (a NaN p stays NaN).
+    let biased = (t.to_bits() << F32_MANT_BITS).wrapping_add((F32_EXP_BIAS as u32) << F32_MANT_BITS);
+    let y = p * f32::from_bits(biased);
+    if flush {
+        0.0
+    } else {
+        y
+    }
 }
 
 #[inline(always)]
@@ -249,6 +288,10 @@ impl FloatMath for f32 {
     #[inline(always)]
     fn exp(self) -> Self {
         exp_f32(self)
+    }
+    #[inline(always)]
+    fn exp_nonpos(self) -> Self {
+        exp_nonpos_f32(self)
     }
     #[inline(always)]
     fn ln(self) -> Self {

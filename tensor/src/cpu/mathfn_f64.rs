@@ -64,6 +64,9 @@ impl FloatMath for f64 {
     fn exp(self) -> Self {
         f64::exp(self)
     }
+    fn exp_nonpos(self) -> Self {
+        f64::exp(self)
+    }
     fn ln(self) -> Self {
         f64::ln(self)
     }

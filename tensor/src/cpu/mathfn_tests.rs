@@ -46,6 +46,17 @@ fn exp_accuracy_and_specials() {
 }
 
 #[test]
+fn exp_nonpos_is_exp_down_to_the_normal_range_then_zero() {
+    for x in sweep(-87.0, 0.0, N) {
+        assert_eq!(x.exp_nonpos().to_bits(), FloatMath::exp(x).to_bits(), "x = {x}");
+    }
+    for x in [-87.01f32, -90.0, -104.5, f32::NEG_INFINITY] {
+        assert_eq!(x.exp_nonpos(), 0.0, "x = {x}");
+    }
+    assert!(f32::NAN.exp_nonpos().is_nan());
+}
+
+#[test]
 fn ln_accuracy_and_specials() {
     let log_sweep = sweep(-87.0, 88.0, N).map(|t| (t as f64).exp() as f32);
     let (rel, _) = report("ln", max_err(log_sweep, FloatMath::ln, f64::ln));

@@ -13,6 +13,7 @@ pub mod mathfn;
 pub mod reduce;
 pub mod simd;
 pub mod softmax;
+mod tail;
 pub mod unary;
 
 pub use float::Float;

@@ -11,7 +11,7 @@
 //! rayon independent tasks; because their boundaries are constants, the result is bitwise the same
 //! whatever the number of threads.
 
-use super::simd::{self, for_each_chunk, multiversion, SimdLevel, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
+use super::simd::{self, for_each_chunk, multiversion, Cost, SimdLevel, PAR_CHUNK_ELEMS};
 use super::Float;
 
 /// Independent accumulators per row reduction: 4 zmm of f32, enough to hide the add latency.
@@ -102,7 +102,7 @@ pub(crate) fn fold_row<T: Float>(level: SimdLevel, fold: Fold, row: &[T], center
     }
     let blocks = row.len().div_ceil(ROW_BLOCK);
     let mut partials = vec![T::ZERO; blocks];
-    for_each_chunk(row.len() >= PAR_MIN_ELEMS, &mut partials, 1, |b, p| {
+    for_each_chunk(row.len() >= Cost::Cheap.par_min_elems(), &mut partials, 1, |b, p| {
         let block = &row[b * ROW_BLOCK..((b + 1) * ROW_BLOCK).min(row.len())];
         p[0] = row_fold_kernel(level, fold, block, center);
     });
@@ -160,7 +160,7 @@ pub(crate) fn fold_columns<T: Float>(
 ) {
     let (outer, len, inner) = dims;
     let blocks = len.div_ceil(COL_BLOCK_ROWS).max(1);
-    let parallel = x.len() >= PAR_MIN_ELEMS;
+    let parallel = x.len() >= Cost::Cheap.par_min_elems();
     // Task: (outer index o, row block b, column chunk) → partial row [o, b, chunk].
     let fold_blocks = |partials: &mut [T]| {
         for_each_chunk(parallel, partials, inner, |ob, prow| {
@@ -212,7 +212,7 @@ fn fold_rows<T: Float>(
     center: impl Fn(usize) -> T + Sync + Send,
 ) {
     let rows_per_task = (PAR_CHUNK_ELEMS / len.max(1)).max(1);
-    for_each_chunk(x.len() >= PAR_MIN_ELEMS, out, rows_per_task, |t, outs| {
+    for_each_chunk(x.len() >= Cost::Cheap.par_min_elems(), out, rows_per_task, |t, outs| {
         for (k, o) in outs.iter_mut().enumerate() {
             let r = t * rows_per_task + k;
             *o = fold_row(level, fold, &x[r * len..(r + 1) * len], center(r));

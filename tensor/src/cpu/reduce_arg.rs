@@ -6,7 +6,7 @@
 //! compare-selects along `inner`. The result is exact, so no blocking is needed for determinism.
 
 use super::{check_dims, fold_row, Fold, COL_CHUNK};
-use crate::cpu::simd::{self, for_each_chunk, multiversion, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
+use crate::cpu::simd::{self, for_each_chunk, multiversion, Cost, PAR_CHUNK_ELEMS};
 use crate::cpu::Float;
 
 /// Index along `len` of the first largest element (NaN counts as largest); panics if `len = 0`.
@@ -24,7 +24,7 @@ fn arg_extreme<T: Float>(is_max: bool, x: &[T], outer: usize, len: usize, inner:
     check_dims(what, x, (outer, len, inner), out.len());
     assert!(len > 0 || out.is_empty(), "{what}: cannot reduce over an empty axis");
     let level = simd::level();
-    let parallel = x.len() >= PAR_MIN_ELEMS;
+    let parallel = x.len() >= Cost::Cheap.par_min_elems();
     if inner == 1 {
         let rows_per_task = (PAR_CHUNK_ELEMS / len.max(1)).max(1);
         for_each_chunk(parallel, out, rows_per_task, |t, outs| {

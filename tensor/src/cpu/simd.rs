@@ -118,10 +118,33 @@ pub fn with_level<R>(level: SimdLevel, f: impl FnOnce() -> R) -> R {
     f()
 }
 
-/// Elements below which a kernel stays on the calling thread: two chunks, the least that can be
-/// split. Measured by the threshold check in `benches/ops.rs` (2 cores): below it, handing work to
-/// rayon (a few µs) costs about what the second core saves.
-pub const PAR_MIN_ELEMS: usize = 2 * PAR_CHUNK_ELEMS;
+/// How much work an op does per element, which decides when splitting it across threads pays.
+///
+/// Handing work to rayon costs a fixed few µs (more when the other thread has gone to sleep and must
+/// be woken, as under KVM), so a split pays once the work on one thread is several times that:
+/// about 16 µs. Measured on one core (2-core AVX-512 VM), a cheap op runs at ~0.13 ns/element in
+/// cache and a heavy one at 0.3–0.8 ns/element, so the threshold in elements differs by ~4×. At the
+/// old single threshold of 32768, an add measured 0.13 ns/element just below it and 0.39 just above.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cost {
+    /// A few instructions per element, memory-bound: add, mul, max, copy, neg, relu, sums.
+    Cheap,
+    /// A polynomial, a division or several passes per element: exp, gelu, tanh, div, softmax,
+    /// layer norm.
+    Heavy,
+}
+
+impl Cost {
+    /// Elements below which a kernel of this cost stays on the calling thread.
+    pub const fn par_min_elems(self) -> usize {
+        match self {
+            // 2^17 elements × ~0.13 ns ≈ 17 µs.
+            Cost::Cheap => 8 * PAR_CHUNK_ELEMS,
+            // Two chunks, the least that can be split: 2^15 × ≥ 0.3 ns ≥ 10 µs.
+            Cost::Heavy => 2 * PAR_CHUNK_ELEMS,
+        }
+    }
+}
 
 /// Elements handed to one rayon task: large enough to amortise the task (~µs), small enough
 /// (64 KiB of f32) to balance the cores.

@@ -10,8 +10,10 @@
 //! otherwise finite row give probability 0 (log-probability -inf).
 
 use super::mathfn::FloatMath;
-use super::reduce::{lanes, lanes2, max_nan, merge_tree, ACC_LANES};
-use super::simd::{self, for_each_chunk, multiversion, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
+use super::reduce::{lanes, lanes2, merge_tree, ACC_LANES};
+use super::simd::{self, for_each_chunk, multiversion, Cost, PAR_CHUNK_ELEMS};
+use super::tail::{load_padded, split_blocks, split_blocks_mut, store_prefix, Block};
+use super::Float;
 
 /// `out = softmax(x)` along each row of `row_len` elements.
 pub fn softmax_rows<T: FloatMath>(x: &[T], row_len: usize, out: &mut [T]) {
@@ -55,7 +57,7 @@ fn drive<T: FloatMath>(what: &str, kind: Kind, a: &[T], b: &[T], row_len: usize,
     let level = simd::level();
     let rows_per_task = (PAR_CHUNK_ELEMS / row_len.max(1)).max(1);
     let chunk = rows_per_task * row_len;
-    for_each_chunk(out.len() >= PAR_MIN_ELEMS, out, chunk, |t, out| {
+    for_each_chunk(out.len() >= Cost::Heavy.par_min_elems(), out, chunk, |t, out| {
         let range = t * chunk..t * chunk + out.len();
         let b = b.get(range.clone()).unwrap_or(&[]);
         softmax_kernel(level, kind, &a[range], b, row_len, out);
@@ -73,16 +75,16 @@ fn softmax_body<T: FloatMath>(kind: Kind, a: &[T], b: &[T], row_len: usize, out:
     match kind {
         Kind::Softmax => {
             for (x, out) in a.chunks_exact(row_len).zip(out.chunks_exact_mut(row_len)) {
-                let m = lanes(x, T::NEG_INFINITY, max_nan, max_nan);
-                let inv = T::ONE / exp_and_sum(x, m, out);
-                out.iter_mut().for_each(|o| *o *= inv);
+                let m = row_max(x);
+                let (sum, tail) = exp_and_sum(x, m, split_blocks_mut(out).0);
+                scale(out, tail, T::ONE / sum);
             }
         }
         Kind::LogSoftmax => {
             for (x, out) in a.chunks_exact(row_len).zip(out.chunks_exact_mut(row_len)) {
-                let m = lanes(x, T::NEG_INFINITY, max_nan, max_nan);
-                let log_sum = lanes(x, T::ZERO, |s, v| s + (v - m).exp(), add).ln();
-                out.iter_mut().zip(x).for_each(|(o, &v)| *o = (v - m) - log_sum);
+                let m = row_max(x);
+                let log_sum = sum_exp(x, m).ln();
+                shift(x, m, log_sum, out);
             }
         }
         Kind::SoftmaxBackward => {
@@ -106,35 +108,82 @@ fn softmax_body<T: FloatMath>(kind: Kind, a: &[T], b: &[T], row_len: usize, out:
     }
 }
 
-/// Writes `out = exp(x - m)` and returns its sum, in one pass: each 64-element chunk is exponentiated
-/// and added to `ACC_LANES` accumulators (the layout of `reduce::lanes`), and the row's tail goes
-/// through a chunk padded with -inf (whose exp adds exactly 0), so the tail is vectorised too.
+/// The row's maximum. A plain `max` (one `vmaxps`), not NaN-propagating: a NaN or +inf that it
+/// misses still reaches every output through `exp(x - m)` and the sum.
 #[inline(always)]
-fn exp_and_sum<T: FloatMath>(x: &[T], m: T, out: &mut [T]) -> T {
+fn row_max<T: Float>(x: &[T]) -> T {
+    let (blocks, tail) = split_blocks(x);
+    let mut acc = load_padded(tail, T::NEG_INFINITY);
+    for block in blocks {
+        for (a, &v) in acc.iter_mut().zip(block) {
+            *a = a.max(v);
+        }
+    }
+    merge_tree(acc, T::max)
+}
+
+/// Writes `out = exp(x - m)` for the row's full blocks and returns the sum of all its terms, plus
+/// the tail's terms as a block (for [`scale`] to store: storing and reloading a masked block would
+/// stall, as masked stores do not forward to loads). Each block is exponentiated and added to
+/// `ACC_LANES` accumulators (the layout of `reduce::lanes`); the tail is padded with -inf, whose
+/// exp adds exactly 0.
+#[inline(always)]
+fn exp_and_sum<T: FloatMath>(x: &[T], m: T, out: &mut [Block<T>]) -> (T, Block<T>) {
     let mut acc = [T::ZERO; ACC_LANES];
-    let (mut xs, mut os) = (x.chunks_exact(ACC_LANES), out.chunks_exact_mut(ACC_LANES));
-    for (xc, oc) in (&mut xs).zip(&mut os) {
-        let (xc, oc) = (xc.try_into().expect("exact"), oc.try_into().expect("exact"));
-        exp_chunk(xc, m, oc, &mut acc);
+    let (xb, xt) = split_blocks(x);
+    for (xc, oc) in xb.iter().zip(out) {
+        *oc = exp_block(xc, m, &mut acc);
     }
-    let (x_tail, o_tail) = (xs.remainder(), os.into_remainder());
-    if !x_tail.is_empty() {
-        let (mut xp, mut op) = ([T::NEG_INFINITY; ACC_LANES], [T::ZERO; ACC_LANES]);
-        xp[..x_tail.len()].copy_from_slice(x_tail);
-        exp_chunk(&xp, m, &mut op, &mut acc);
-        o_tail.copy_from_slice(&op[..o_tail.len()]);
+    let tail = exp_block(&load_padded(xt, T::NEG_INFINITY), m, &mut acc);
+    (merge_tree(acc, |p, q| p + q), tail)
+}
+
+/// Σ exp(x - m), in the same order as [`exp_and_sum`], without storing the terms.
+#[inline(always)]
+fn sum_exp<T: FloatMath>(x: &[T], m: T) -> T {
+    let mut acc = [T::ZERO; ACC_LANES];
+    let (blocks, tail) = split_blocks(x);
+    for block in blocks {
+        exp_block(block, m, &mut acc);
     }
+    exp_block(&load_padded(tail, T::NEG_INFINITY), m, &mut acc);
     merge_tree(acc, |p, q| p + q)
 }
 
-/// One chunk of [`exp_and_sum`]. A function, not a closure: a closure this large, called from two
-/// places, may be left out of line, and then runs without the caller's target features.
+/// exp(x - m) of one block, also added to `acc`. A function, not a closure: a closure this
+/// large, called from two places, may be left out of line, and then runs without the caller's
+/// target features.
 #[inline(always)]
-fn exp_chunk<T: FloatMath>(x: &[T; ACC_LANES], m: T, out: &mut [T; ACC_LANES], acc: &mut [T; ACC_LANES]) {
-    for ((a, o), &v) in acc.iter_mut().zip(out.iter_mut()).zip(x) {
-        *o = (v - m).exp();
-        *a += *o;
+fn exp_block<T: FloatMath>(x: &Block<T>, m: T, acc: &mut Block<T>) -> Block<T> {
+    let mut e = [T::ZERO; ACC_LANES];
+    for ((e, a), &v) in e.iter_mut().zip(acc.iter_mut()).zip(x) {
+        *e = (v - m).exp_nonpos();
+        *a += *e;
     }
+    e
+}
+
+/// `out *= s` over the full blocks, then `out_tail = tail * s`.
+#[inline(always)]
+fn scale<T: Float>(out: &mut [T], tail: Block<T>, s: T) {
+    let (blocks, out_tail) = split_blocks_mut(out);
+    for block in blocks {
+        block.iter_mut().for_each(|v| *v *= s);
+    }
+    store_prefix(&tail.map(|v| v * s), out_tail);
+}
+
+/// `out = (x - m) - c`, the tail as a masked block. Subtracting `m` first keeps the result exact
+/// near the maximum (`x - m` has no rounding error there), unlike `x - (m + c)`.
+#[inline(always)]
+fn shift<T: Float>(x: &[T], m: T, c: T, out: &mut [T]) {
+    let ((xb, xt), (ob, ot)) = (split_blocks(x), split_blocks_mut(out));
+    for (xc, oc) in xb.iter().zip(ob) {
+        oc.iter_mut().zip(xc).for_each(|(o, &v)| *o = (v - m) - c);
+    }
+    let mut t = load_padded(xt, T::ZERO);
+    t.iter_mut().for_each(|v| *v = (*v - m) - c);
+    store_prefix(&t, ot);
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 use rayon::prelude::*;
 
 use super::mathfn::FloatMath;
-use super::simd::{self, multiversion, PAR_CHUNK_ELEMS, PAR_MIN_ELEMS};
+use super::simd::{self, multiversion, Cost, PAR_CHUNK_ELEMS};
 
 /// An elementwise function of one input.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -36,12 +36,22 @@ pub fn unary<T: FloatMath>(op: UnaryOp, x: &[T], out: &mut [T]) {
     assert_eq!(x.len(), out.len(), "unary {op:?}: input has {} elements but output has {}", x.len(), out.len());
     let op = simplify(op);
     let level = simd::level();
-    if x.len() < PAR_MIN_ELEMS {
+    if x.len() < cost(op).par_min_elems() {
         unary_kernel(level, op, x, out);
     } else {
         out.par_chunks_mut(PAR_CHUNK_ELEMS)
             .zip(x.par_chunks(PAR_CHUNK_ELEMS))
             .for_each(|(out, x)| unary_kernel(level, op, x, out));
+    }
+}
+
+/// Whether `op` is a few instructions per element (see [`Cost`]).
+fn cost(op: UnaryOp) -> Cost {
+    match op {
+        UnaryOp::Neg | UnaryOp::Relu | UnaryOp::Abs | UnaryOp::Square | UnaryOp::Powf(0.0) | UnaryOp::Powf(1.0) => {
+            Cost::Cheap
+        }
+        _ => Cost::Heavy,
     }
 }
 
