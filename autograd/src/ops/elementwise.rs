@@ -24,19 +24,25 @@ impl Var {
     }
 
     pub fn mul(&self, other: &Var) -> Var {
-        let (a, b) = (self.value().clone(), other.value().clone());
-        let (ta, tb) = (self.is_tracked(), other.is_tracked());
-        record(a.mul(&b), &[self, other], move |g| {
-            vec![ta.then(|| g.mul(&b).sum_to(a.shape())), tb.then(|| g.mul(&a).sum_to(b.shape()))]
+        let (a, b) = (self.value(), other.value());
+        let y = a.mul(b);
+        // Keep only what a rule will read: d(a·b)/da needs b, d(a·b)/db needs a.
+        let (sa, sb) = (a.shape().clone(), b.shape().clone());
+        let (keep_b, keep_a) = (self.is_tracked().then(|| b.clone()), other.is_tracked().then(|| a.clone()));
+        record(y, &[self, other], move |g| {
+            vec![keep_b.map(|b| g.mul(&b).sum_to(&sa)), keep_a.map(|a| g.mul(&a).sum_to(&sb))]
         })
     }
 
     pub fn div(&self, other: &Var) -> Var {
         let (a, b) = (self.value().clone(), other.value().clone());
-        let (ta, tb) = (self.is_tracked(), other.is_tracked());
-        record(a.div(&b), &[self, other], move |g| {
-            let gb = || g.mul(&a).div(&b.square()).neg().sum_to(b.shape());
-            vec![ta.then(|| g.div(&b).sum_to(a.shape())), tb.then(gb)]
+        let y = a.div(&b);
+        let keep_a = other.is_tracked().then(|| a.clone());
+        let tracked_a = self.is_tracked();
+        record(y, &[self, other], move |g| {
+            let ga = tracked_a.then(|| g.div(&b).sum_to(a.shape()));
+            let gb = keep_a.map(|a| g.mul(&a).div(&b.square()).neg().sum_to(b.shape()));
+            vec![ga, gb]
         })
     }
 

@@ -14,20 +14,23 @@ fn fold_rows(x: &Tensor) -> Tensor {
 impl Var {
     /// [..., m, k] · [..., k, n] → [..., m, n], batch dims broadcast.
     pub fn matmul(&self, other: &Var) -> Var {
-        let (a, b) = (self.value().clone(), other.value().clone());
-        let (ta, tb) = (self.is_tracked(), other.is_tracked());
-        record(a.matmul(&b), &[self, other], move |g| {
-            let da = || g.matmul(&b.t()).sum_to(a.shape());
-            let db = || {
-                if b.rank() == 2 && a.rank() > 2 {
+        let (a, b) = (self.value(), other.value());
+        let y = a.matmul(b);
+        // da = g·bᵀ needs b; db = aᵀ·g needs a. Keep only what a tracked input's rule reads.
+        let (sa, sb) = (a.shape().clone(), b.shape().clone());
+        let (keep_b, keep_a) = (self.is_tracked().then(|| b.clone()), other.is_tracked().then(|| a.clone()));
+        record(y, &[self, other], move |g| {
+            let da = keep_b.map(|b| g.matmul(&b.t()).sum_to(&sa));
+            let db = keep_a.map(|a| {
+                if sb.rank() == 2 && a.rank() > 2 {
                     // A weight shared by the whole batch: one big product instead of a batch of
                     // small ones and a sum.
                     fold_rows(&a).t().matmul(&fold_rows(g))
                 } else {
-                    a.t().matmul(g).sum_to(b.shape())
+                    a.t().matmul(g).sum_to(&sb)
                 }
-            };
-            vec![ta.then(da), tb.then(db)]
+            });
+            vec![da, db]
         })
     }
 
