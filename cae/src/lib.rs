@@ -1,2 +1,5 @@
 //! `cae`: nn layers, the ViT and CAE models, masking, targets, optimisers, the trainer and the `cae`
-//! program. Built by the model and training issues; empty until then.
+//! program. So far: the mask generators (`masking`); the rest comes with the model and training
+//! issues.
+
+pub mod masking;
