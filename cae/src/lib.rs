@@ -1,5 +1,6 @@
 //! `cae`: nn layers, the ViT and CAE models, masking, targets, optimisers, the trainer and the `cae`
-//! program. So far: the mask generators (`masking`); the rest comes with the model and training
+//! program. So far: the mask generators (`masking`) and the sin-cos position embeddings (`pos_embed`); the rest comes with the model and training
 //! issues.
 
 pub mod masking;
+pub mod pos_embed;
