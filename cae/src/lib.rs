@@ -3,4 +3,5 @@
 //! issues.
 
 pub mod masking;
+pub mod nn;
 pub mod pos_embed;
