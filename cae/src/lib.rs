@@ -1,7 +1,17 @@
-//! `cae`: nn layers, the ViT and CAE models, masking, targets, optimisers, the trainer and the `cae`
-//! program. So far: the mask generators (`masking`) and the sin-cos position embeddings (`pos_embed`); the rest comes with the model and training
-//! issues.
+//! `cae`: the Context Autoencoder (CAE) for masked image modelling, on `autograd` and `tensor`.
+//!
+//! - `config`: model sizes (tiny/small/base/large, or custom, at any image and patch size);
+//! - `nn`: layers with the official CAE parameter names;
+//! - `masking`: block-wise and random mask generators; `pos_embed`: fixed 2-D sin-cos positions;
+//! - `model`: encoder, regressor, decoder, alignment and the loss.
+//!
+//! Optimisers, the trainer, probes, pictures and the `cae` program come with the training issue.
 
+pub mod config;
 pub mod masking;
+pub mod model;
 pub mod nn;
 pub mod pos_embed;
+
+pub use config::{CaeConfig, Target};
+pub use model::{Cae, CaeLosses, TargetValues};
