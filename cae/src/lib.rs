@@ -3,15 +3,18 @@
 //! - `config`: model sizes (tiny/small/base/large, or custom, at any image and patch size);
 //! - `nn`: layers with the official CAE parameter names;
 //! - `masking`: block-wise and random mask generators; `pos_embed`: fixed 2-D sin-cos positions;
-//! - `model`: encoder, regressor, decoder, alignment and the loss.
+//! - `model`: encoder, regressor, decoder, alignment and the loss;
+//! - `checkpoint`: weights in safetensors, loading official checkpoints with a full mismatch report.
 //!
 //! Optimisers, the trainer, probes, pictures and the `cae` program come with the training issue.
 
+pub mod checkpoint;
 pub mod config;
 pub mod masking;
 pub mod model;
 pub mod nn;
 pub mod pos_embed;
 
+pub use checkpoint::{load_weights, save_weights, CheckpointError, LoadScope};
 pub use config::{CaeConfig, Target};
 pub use model::{Cae, CaeLosses, TargetValues};
