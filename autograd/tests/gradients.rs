@@ -158,3 +158,11 @@ fn dropout_and_drop_path_scale_what_they_keep() {
     let n_kept = kept.chunks(4).filter(|s| s[0] > 0.0).count();
     assert!((16..=48).contains(&n_kept), "kept {n_kept} of 64");
 }
+
+#[test]
+fn the_check_rejects_nan_gradients() {
+    // √(−|x| − 1) is NaN everywhere, forward and backward: nothing about it may pass.
+    let x = randn(&[3], 5);
+    let result = check_gradients(&[x], |v| v[0].abs().add_scalar(1.0).neg().sqrt(), DEFAULT_EPS, TOL);
+    assert!(result.is_err(), "a NaN gradient passed the finite-difference check");
+}
