@@ -49,6 +49,7 @@ fn f32_block_matches_f64_block() {
     let x64 = Tensor::randn([B, D, N], 0.0, 1.0, DType::F64, 0).transpose(1, 2);
     let y64 = block(&x64, &weights(DType::F64)).to_vec::<f64>();
     let y32 = block(&x64.to_dtype(DType::F32), &weights(DType::F32)).to_vec_f64();
+    assert!(y32.iter().chain(&y64).all(|v| v.is_finite()), "the block produced a non-finite value");
     let scale = y64.iter().map(|v| v.abs()).fold(0.0, f64::max);
     let worst = y64.iter().zip(&y32).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
     assert!(worst < 2e-5 * scale, "f32 block differs from f64 by {worst} (scale {scale})");
