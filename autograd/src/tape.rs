@@ -1,8 +1,9 @@
 //! The tape: a thread-local list of the ops applied to tracked values, in the order they ran, and
 //! the backward pass that walks it in reverse.
 //!
-//! Each entry holds the id of the value it produced, the ids of its inputs, and a closure that turns
-//! the gradient of the output into gradients of the inputs. The closure owns whatever the backward
+//! Each entry holds the ids of the values it produced (one for most ops, several for `split`), the
+//! ids of its inputs, and a closure that turns the gradients of the outputs into gradients of the
+//! inputs. The closure owns whatever the backward
 //! pass needs from the forward (saved inputs, outputs, statistics); calling it consumes it, so those
 //! buffers are freed the moment that entry has been processed. `backward` takes the whole tape, so
 //! the tape is empty (and every saved buffer gone) when it returns.
@@ -22,11 +23,12 @@ pub type NodeId = u64;
 /// Where a parameter's gradient accumulates across backward passes.
 pub(crate) type GradCell = Arc<Mutex<Option<Tensor>>>;
 
-/// Turns the gradient of an op's output into one gradient per input (`None`: no gradient flows there).
-pub(crate) type BackwardFn = Box<dyn FnOnce(&Tensor) -> Vec<Option<Tensor>>>;
+/// Turns the gradients of an op's outputs (`None` for an output the loss does not use) into one
+/// gradient per input (`None`: no gradient flows there).
+type BackwardFn = Box<dyn FnOnce(&[Option<Tensor>]) -> Vec<Option<Tensor>>>;
 
 struct Entry {
-    output: NodeId,
+    outputs: Vec<NodeId>,
     inputs: Vec<Option<NodeId>>,
     backward: BackwardFn,
 }
@@ -90,13 +92,26 @@ pub(crate) fn record(
     inputs: &[&Var],
     backward: impl FnOnce(&Tensor) -> Vec<Option<Tensor>> + 'static,
 ) -> Var {
+    let mut out = record_multi(vec![value], inputs, move |grads| {
+        backward(grads[0].as_ref().expect("an entry runs only when one of its outputs has a gradient"))
+    });
+    out.pop().expect("one output")
+}
+
+/// Record an op with several outputs; its rule gets one optional gradient per output.
+pub(crate) fn record_multi(
+    values: Vec<Tensor>,
+    inputs: &[&Var],
+    backward: impl FnOnce(&[Option<Tensor>]) -> Vec<Option<Tensor>> + 'static,
+) -> Vec<Var> {
     let ids: Vec<Option<NodeId>> = inputs.iter().map(|v| v.node()).collect();
     if !is_recording() || ids.iter().all(Option::is_none) {
-        return Var::constant(value);
+        return values.into_iter().map(Var::constant).collect();
     }
-    let output = fresh_id();
-    TAPE.with(|t| t.borrow_mut().entries.push(Entry { output, inputs: ids, backward: Box::new(backward) }));
-    Var::tracked(value, output)
+    let outputs: Vec<NodeId> = values.iter().map(|_| fresh_id()).collect();
+    let vars = values.into_iter().zip(&outputs).map(|(v, &id)| Var::tracked(v, id)).collect();
+    TAPE.with(|t| t.borrow_mut().entries.push(Entry { outputs, inputs: ids, backward: Box::new(backward) }));
+    vars
 }
 
 fn accumulate(grads: &mut HashMap<NodeId, Tensor>, id: NodeId, g: Tensor) {
@@ -118,8 +133,11 @@ pub fn backward(loss: &Var) {
     grads.insert(root, loss.value().ones_like());
     for entry in tape.entries.into_iter().rev() {
         // An entry off the loss's path has no gradient: dropping it frees what it saved.
-        let Some(g) = grads.remove(&entry.output) else { continue };
-        let input_grads = (entry.backward)(&g);
+        let output_grads: Vec<Option<Tensor>> = entry.outputs.iter().map(|id| grads.remove(id)).collect();
+        if output_grads.iter().all(Option::is_none) {
+            continue;
+        }
+        let input_grads = (entry.backward)(&output_grads);
         debug_assert_eq!(input_grads.len(), entry.inputs.len(), "a backward returned the wrong number of gradients");
         for (input, grad) in entry.inputs.into_iter().zip(input_grads) {
             if let (Some(id), Some(grad)) = (input, grad) {

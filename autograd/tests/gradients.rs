@@ -135,6 +135,20 @@ proptest! {
 }
 
 #[test]
+fn split_with_unused_pieces() {
+    let x = randn(&[3, 7], 5);
+    check(vec![x], |v| {
+        let parts = v[0].split(&[2, 4, 1], 1);
+        parts[0].sum(&[1], true).mul(&parts[2]).add(&parts[0].narrow(1, 1, 1)) // parts[1] unused
+    });
+    let y = randn(&[6, 2], 6);
+    check(vec![y], |v| {
+        let c = v[0].chunk(3, 0);
+        c[2].sub(&c[0]).square()
+    });
+}
+
+#[test]
 fn patchify_and_attention() {
     let img = randn(&[2, 3, 4, 6], 1);
     check(vec![img], |v| v[0].patchify(2));

@@ -3,7 +3,7 @@
 
 use tensor::Tensor;
 
-use crate::tape::record;
+use crate::tape::{record, record_multi};
 use crate::Var;
 
 impl Var {
@@ -60,17 +60,31 @@ impl Var {
         })
     }
 
-    /// Pieces of `axis` with the given sizes.
+    /// Pieces of `axis` with the given sizes (views). One tape entry for all pieces: its rule joins
+    /// their gradients (zeros for unused pieces) with a single concat.
     pub fn split(&self, sizes: &[usize], axis: isize) -> Vec<Var> {
-        let mut start = 0;
-        sizes
-            .iter()
-            .map(|&len| {
-                let piece = self.narrow(axis, start, len);
-                start += len;
-                piece
-            })
-            .collect()
+        let a = self.value().shape().axis(axis) as isize;
+        let pieces = self.value().split(sizes, a);
+        let shapes: Vec<Vec<usize>> = pieces.iter().map(|p| p.dims().to_vec()).collect();
+        let dtype = self.dtype();
+        record_multi(pieces, &[self], move |grads| {
+            let parts: Vec<Tensor> = grads
+                .iter()
+                .zip(&shapes)
+                .map(|(g, shape)| g.clone().unwrap_or_else(|| Tensor::zeros(shape.clone(), dtype)))
+                .collect();
+            vec![Some(Tensor::concat(&parts, a))]
+        })
+    }
+
+    /// `n` equal pieces of `axis`.
+    pub fn chunk(&self, n: usize, axis: isize) -> Vec<Var> {
+        let size = self.dim(axis);
+        assert!(
+            n > 0 && size.is_multiple_of(n),
+            "chunk: dimension of size {size} does not split into {n} equal pieces"
+        );
+        self.split(&vec![size / n; n], axis)
     }
 
     /// Join along `axis`; the gradient is cut back into the pieces.

@@ -58,8 +58,9 @@ fn attention(h: &Var, p: &impl Fn(&str) -> Var, heads: usize) -> Var {
     let bias = Var::concat(&[p("attn.q_bias"), zero_k, p("attn.v_bias")], 0); // [3D]
     let qkv = h.linear(&p("attn.qkv.weight"), Some(&bias)); // [B, N, 3D]
     let qkv = qkv.reshape([b, n, 3, heads, dh]).permute(&[2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
-    let part = |i| qkv.narrow(0, i, 1).squeeze(0); // [B, H, N, Dh]
-    let (q, k, v) = (part(0), part(1), part(2));
+                                                                           // One split entry on the tape: its backward joins the three gradients with a single concat.
+    let parts: Vec<Var> = qkv.chunk(3, 0).iter().map(|t| t.squeeze(0)).collect(); // 3 × [B, H, N, Dh]
+    let (q, k, v) = (parts[0].clone(), parts[1].clone(), parts[2].clone());
     let ctx = Var::scaled_dot_product_attention(&q, &k, &v, (dh as f64).powf(-0.5)); // [B, H, N, Dh]
     let merged = ctx.permute(&[0, 2, 1, 3]).reshape([b, n, d]); // [B, N, D]
     merged.linear(&p("attn.proj.weight"), Some(&p("attn.proj.bias"))) // [B, N, D]

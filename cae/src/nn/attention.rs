@@ -50,10 +50,10 @@ impl Attention {
         let bias = Var::concat(&[self.q_bias.var(), k_bias, self.v_bias.var()], 0); // [3D]
         let qkv = x.linear(&self.qkv.weight.var(), Some(&bias)); // [B, N, 3D]
         let qkv = qkv.reshape([b, n, 3, self.heads, d / self.heads]).permute(&[2, 0, 3, 1, 4]); // [3, B, H, N, Dh]
-        let (q, k, v) =
-            (qkv.narrow(0, 0, 1).squeeze(0), qkv.narrow(0, 1, 1).squeeze(0), qkv.narrow(0, 2, 1).squeeze(0));
+        let parts: Vec<Var> = qkv.chunk(3, 0).iter().map(|p| p.squeeze(0)).collect(); // 3 × [B, H, N, Dh]
+        let (q, k, v) = (&parts[0], &parts[1], &parts[2]);
         let scale = 1.0 / ((d / self.heads) as f64).sqrt();
-        let out = Var::scaled_dot_product_attention(&q, &k, &v, scale); // [B, H, N, Dh]
+        let out = Var::scaled_dot_product_attention(q, k, v, scale); // [B, H, N, Dh]
         self.proj.forward(&merge_heads(&out)) // [B, N, D]
     }
 }
