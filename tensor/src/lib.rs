@@ -15,6 +15,7 @@
 //! - `ops/` connects the two: broadcasting, reductions over any axes, matmul, normalisations,
 //!   indexing, joins and patchify.
 //! - `random.rs` makes seeded random tensors that are the same on every machine.
+//! - `pool.rs` recycles large buffers between ops, so a training step does not page-fault.
 //!
 //! ```
 //! use tensor::{DType, Tensor};
@@ -36,6 +37,7 @@ mod display;
 mod dtype;
 mod layout;
 mod ops;
+pub mod pool;
 pub mod random;
 mod shape;
 mod storage;

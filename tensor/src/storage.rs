@@ -50,12 +50,23 @@ impl CpuStorage {
     /// A zero-filled buffer of `len` elements.
     pub fn zeros(dtype: DType, len: usize) -> CpuStorage {
         match dtype {
-            DType::F32 => CpuStorage::F32(vec![0.0; len]),
-            DType::F64 => CpuStorage::F64(vec![0.0; len]),
+            DType::F32 => CpuStorage::F32(crate::pool::zeroed(len)),
+            DType::F64 => CpuStorage::F64(crate::pool::zeroed(len)),
             DType::BF16 => CpuStorage::BF16(vec![bf16::ZERO; len]),
             DType::F16 => CpuStorage::F16(vec![f16::ZERO; len]),
             DType::U8 => CpuStorage::U8(vec![0; len]),
             DType::I64 => CpuStorage::I64(vec![0; len]),
+        }
+    }
+}
+
+impl Drop for CpuStorage {
+    fn drop(&mut self) {
+        // Large compute buffers go back to the pool for the next op of the same size.
+        match self {
+            CpuStorage::F32(v) => crate::pool::recycle(std::mem::take(v)),
+            CpuStorage::F64(v) => crate::pool::recycle(std::mem::take(v)),
+            _ => {}
         }
     }
 }

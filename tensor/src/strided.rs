@@ -97,7 +97,7 @@ fn copy_row<T: Copy>(src: &[T], walk: &Walk, r: usize, dst: &mut [T]) {
 }
 
 /// The elements of a view in row-major order: borrowed when they already are, gathered otherwise.
-pub fn view_values<'a, T: Copy + Send + Sync + Default>(buf: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
+pub fn view_values<'a, T: Copy + Send + Sync + Default + 'static>(buf: &'a [T], layout: &Layout) -> Cow<'a, [T]> {
     if layout.is_contiguous() {
         let start = layout.offset();
         Cow::Borrowed(&buf[start..start + layout.shape().numel()])
@@ -107,13 +107,13 @@ pub fn view_values<'a, T: Copy + Send + Sync + Default>(buf: &'a [T], layout: &L
 }
 
 /// The elements of a view in row-major order, as a new vector.
-pub fn gather_contiguous<T: Copy + Send + Sync + Default>(src: &[T], layout: &Layout) -> Vec<T> {
+pub fn gather_contiguous<T: Copy + Send + Sync + Default + 'static>(src: &[T], layout: &Layout) -> Vec<T> {
     let n = layout.shape().numel();
     let walk = Walk::new(layout);
     if walk.is_single_run() {
         return src[walk.offset..walk.offset + n].to_vec();
     }
-    let mut out = vec![T::default(); n];
+    let mut out = crate::pool::zeroed(n);
     if n == 0 {
         return out;
     }

@@ -55,7 +55,7 @@ fn plan(x: &Tensor, axes: &[isize], keepdim: bool) -> Plan {
 }
 
 fn run<T: Element>(p: &Plan, kernel: impl FnOnce(&[T], &mut [T])) -> Tensor {
-    let mut out = vec![T::default(); p.outer * p.inner];
+    let mut out = crate::pool::zeroed(p.outer * p.inner);
     kernel(&p.source.values::<T>(), &mut out);
     Tensor::from_values(out, p.out_shape.clone())
 }
