@@ -340,6 +340,21 @@ fn reexec_with_avx512_openblas_core(detected: &str, library: &[u8]) {
     }
 }
 
+/// OpenBLAS's idle worker threads busy-wait for new work for about 2^28 cycles (a tenth of a second)
+/// after each call before they sleep. With the peers taking turns on 2 pinned cores, those spinning
+/// threads share the cores with the next peer's threads: on the reference machine that halved ours
+/// and `gemm` on 256–1024 and small.proj.dx in some rounds while OpenBLAS was unaffected. The
+/// shortest timeout OpenBLAS accepts (2^4 cycles) makes its threads sleep at once, like rayon's.
+/// OpenBLAS reads it when the library loads, so set it by starting again (a value already set wins).
+const OPENBLAS_TIMEOUT_VAR: &str = "OPENBLAS_THREAD_TIMEOUT";
+const OPENBLAS_SHORTEST_TIMEOUT: &str = "4";
+
+fn reexec_with_short_openblas_spin() {
+    if std::env::var_os(OPENBLAS_TIMEOUT_VAR).is_none() {
+        exec(self_command().env(OPENBLAS_TIMEOUT_VAR, OPENBLAS_SHORTEST_TIMEOUT));
+    }
+}
+
 fn self_command() -> std::process::Command {
     let mut cmd = std::process::Command::new(std::env::current_exe().expect("path of the bench binary"));
     cmd.args(std::env::args_os().skip(1));
@@ -363,6 +378,7 @@ fn openblas_library_bytes() -> Vec<u8> {
 }
 
 fn main() {
+    reexec_with_short_openblas_spin();
     reexec_without_openblas_env();
     rayon::ThreadPoolBuilder::new().num_threads(THREADS).build_global().expect("rayon pool");
     // SAFETY: plain FFI call; the returned name is a static C string.
@@ -373,8 +389,9 @@ fn main() {
     unsafe { openblas_set_num_threads(THREADS as c_int) };
     let peak = fma_peak();
     let how = std::env::var(STAGE_VAR).unwrap_or_else(|_| "as detected".into());
+    let timeout = std::env::var(OPENBLAS_TIMEOUT_VAR).unwrap_or_default();
     println!(
-        "sgemm bench: {THREADS} threads; ours uses kernel {}; OpenBLAS core: {core} ({how})",
+        "sgemm bench: {THREADS} threads; ours uses kernel {}; OpenBLAS core: {core} ({how}), thread timeout 2^{timeout}",
         Kernel::best().name()
     );
     println!("FMA peak (probe, {THREADS} threads): {:.1} GFLOP/s", peak / 1e9);
