@@ -1,5 +1,6 @@
 //! Tensor ops: each file turns views into the slices that a `crate::cpu` kernel takes.
 
+mod conv;
 mod elementwise;
 mod index;
 mod join;
