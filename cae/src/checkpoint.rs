@@ -90,7 +90,8 @@ pub fn save_weights(store: &ParamStore, path: &Path) -> Result<(), CheckpointErr
     std::fs::rename(&tmp, path).map_err(io)
 }
 
-fn to_tensor(path: &Path, key: &str, view: &TensorView) -> Result<Tensor, CheckpointError> {
+/// A safetensors view as an f32 tensor (f16 and bf16 are widened).
+pub(crate) fn view_to_tensor(path: &Path, key: &str, view: &TensorView) -> Result<Tensor, CheckpointError> {
     let data = view.data();
     let values: Vec<f32> = match view.dtype() {
         Dtype::F32 => data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect(),
@@ -120,7 +121,7 @@ pub fn load_weights(store: &ParamStore, path: &Path, scope: LoadScope) -> Result
                 report.misshaped.push((key, view.shape().to_vec(), p.shape().dims().to_vec()))
             }
             Some(_) => {
-                let t = to_tensor(path, &key, &view)?;
+                let t = view_to_tensor(path, &key, &view)?;
                 loaded.insert(key, t);
             }
         }

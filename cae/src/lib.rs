@@ -4,12 +4,14 @@
 //! - `nn`: layers with the official CAE parameter names;
 //! - `masking`: block-wise and random mask generators; `pos_embed`: fixed 2-D sin-cos positions;
 //! - `model`: encoder, regressor, decoder, alignment and the loss;
-//! - `checkpoint`: weights in safetensors, loading official checkpoints with a full mismatch report.
+//! - `checkpoint`: weights in safetensors, loading official checkpoints with a full mismatch report;
+//! - `dvae`: the DALL-E tokenizer encoder (conv2d, residual blocks, max-pooling) for token targets.
 //!
 //! Optimisers, the trainer, probes, pictures and the `cae` program come with the training issue.
 
 pub mod checkpoint;
 pub mod config;
+pub mod dvae;
 pub mod masking;
 pub mod model;
 pub mod nn;
