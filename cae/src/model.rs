@@ -153,6 +153,10 @@ pub struct CaeLosses {
     pub loss: Var,
     pub main: f64,
     pub align: f64,
+    /// The regressor's predicted latents of the masked patches [B, Nm, D].
+    pub latents: Tensor,
+    /// The alignment branch's latents of the same patches [B, Nm, D] (no gradient).
+    pub target_latents: Tensor,
 }
 
 /// Encoder, regressor and decoder with their parameters.
@@ -221,7 +225,13 @@ impl Cae {
         };
         let (main_v, align_v) = (main.value().item(), align.value().item());
         let loss = main.add(&align.mul_scalar(self.config.align_weight));
-        CaeLosses { loss, main: main_v, align: align_v }
+        CaeLosses {
+            loss,
+            main: main_v,
+            align: align_v,
+            latents: z_masked.value().clone(),
+            target_latents: target_latents.value().clone(),
+        }
     }
 
     /// The config's target kind.
