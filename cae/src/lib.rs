@@ -5,16 +5,19 @@
 //! - `masking`: block-wise and random mask generators; `pos_embed`: fixed 2-D sin-cos positions;
 //! - `model`: encoder, regressor, decoder, alignment and the loss;
 //! - `checkpoint`: weights in safetensors, loading official checkpoints with a full mismatch report;
-//! - `dvae`: the DALL-E tokenizer encoder (conv2d, residual blocks, max-pooling) for token targets.
+//! - `dvae`: the DALL-E tokenizer encoder (conv2d, residual blocks, max-pooling) for token targets;
+//! - `optim`: AdamW with the spec's weight-decay groups.
 //!
 //! Optimisers, the trainer, probes, pictures and the `cae` program come with the training issue.
 
 pub mod checkpoint;
 pub mod config;
 pub mod dvae;
+pub mod flops;
 pub mod masking;
 pub mod model;
 pub mod nn;
+pub mod optim;
 pub mod pos_embed;
 
 pub use checkpoint::{load_weights, save_weights, CheckpointError, LoadScope};
