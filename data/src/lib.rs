@@ -11,15 +11,37 @@
 //!   and checks each record's CRC32 when it is read. Every error names the file and the record
 //!   ([`error::ShardError`]).
 //! - [`manifest`] is the JSON file that lists the shards, the class names and the prep settings.
+//! - [`image_decode`] turns a JPEG or PNG file into upright RGB (grayscale, CMYK, EXIF orientation;
+//!   truncated JPEGs are caught, since the decoder would pad them with grey).
+//! - [`prep_transform`] makes records: raw (shorter side to S, centre crop) or JPEG (longer side at
+//!   most S, re-encoded).
+//! - [`source`] and [`idx`] list the inputs (class folders, a plain folder, IDX files) in sorted
+//!   order; [`rng`] holds the seeded shuffles.
+//! - [`prep`] is the pipeline behind the `prep` binary: plan, then make each missing shard in
+//!   parallel, with a progress bar, a report of skipped files, and resumption.
 //!
-//! The crate depends on nothing else of this workspace: batches leave it as plain `Vec<f32>`.
+//! Crates chosen: `image` (JPEG via zune-jpeg, PNG; only those two formats compiled) for decoding,
+//! since it reads EXIF orientation and converts CMYK; `fast_image_resize` for SIMD resampling with
+//! PIL's filters; `jpeg-encoder` for fast baseline encoding; `memmap2`, `crc32fast`, `rayon`,
+//! `indicatif`, `serde_json`. The crate depends on nothing else of this workspace: batches leave
+//! it as plain `Vec<f32>`.
 
 pub mod error;
 pub mod format;
+pub mod idx;
+pub mod image_decode;
 pub mod manifest;
+pub mod prep;
+pub mod prep_transform;
+pub mod rng;
 pub mod shard_reader;
 pub mod shard_writer;
+pub mod source;
 
+#[cfg(test)]
+mod image_tests;
+#[cfg(test)]
+mod prep_tests;
 #[cfg(test)]
 mod shard_tests;
 
