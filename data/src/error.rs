@@ -35,3 +35,12 @@ impl ShardError {
         ShardError::Io { path: path.into(), source }
     }
 }
+
+/// What went wrong producing a batch: a damaged shard or a record that does not decode.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Shard(#[from] ShardError),
+    #[error("{path}: record {record}: {source}")]
+    Decode { path: PathBuf, record: u64, source: crate::image_decode::DecodeError },
+}

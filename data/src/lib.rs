@@ -19,6 +19,10 @@
 //!   order; [`rng`] holds the seeded shuffles.
 //! - [`prep`] is the pipeline behind the `prep` binary: plan, then make each missing shard in
 //!   parallel, with a progress bar, a report of skipped files, and resumption.
+//! - [`dataset`] joins a split's shards into one array of records; [`sampler`] deals each epoch's
+//!   seeded permutation to the ranks; [`augment`] holds RandomResizedCrop, flip, normalisation and
+//!   the evaluation crop; [`loader`] runs them on worker threads into f32 CHW batches behind
+//!   bounded queues, resumable at any batch.
 //!
 //! Crates chosen: `image` (JPEG via zune-jpeg, PNG; only those two formats compiled) for decoding,
 //! since it reads EXIF orientation and converts CMYK; `fast_image_resize` for SIMD resampling with
@@ -26,14 +30,18 @@
 //! `indicatif`, `serde_json`. The crate depends on nothing else of this workspace: batches leave
 //! it as plain `Vec<f32>`.
 
+pub mod augment;
+pub mod dataset;
 pub mod error;
 pub mod format;
 pub mod idx;
 pub mod image_decode;
+pub mod loader;
 pub mod manifest;
 pub mod prep;
 pub mod prep_transform;
 pub mod rng;
+pub mod sampler;
 pub mod shard_reader;
 pub mod shard_writer;
 pub mod source;
@@ -41,12 +49,16 @@ pub mod source;
 #[cfg(test)]
 mod image_tests;
 #[cfg(test)]
+mod loader_tests;
+#[cfg(test)]
 mod prep_tests;
 #[cfg(test)]
 mod shard_tests;
 
-pub use error::ShardError;
+pub use dataset::Dataset;
+pub use error::{LoadError, ShardError};
 pub use format::{Encoding, NO_LABEL};
+pub use loader::{Batch, Loader, LoaderConfig, Transform};
 pub use manifest::Manifest;
 pub use shard_reader::{Record, Shard};
 pub use shard_writer::ShardWriter;

@@ -23,8 +23,22 @@ pub fn resize_region(
     filter: FilterType,
     resizer: &mut Resizer,
 ) -> Vec<u8> {
-    let src = ImageRef::new(img.width, img.height, &img.pixels, PixelType::U8x3)
-        .expect("RgbImage holds width*height*3 bytes");
+    resize_pixels(&img.pixels, img.width, img.height, region, out_w, out_h, filter, resizer)
+}
+
+/// [`resize_region`] on borrowed RGB bytes (a raw record straight from the memory map).
+#[allow(clippy::too_many_arguments)] // an image, a region, a size, a filter and scratch: all needed
+pub fn resize_pixels(
+    pixels: &[u8],
+    width: u32,
+    height: u32,
+    region: (f64, f64, f64, f64),
+    out_w: u32,
+    out_h: u32,
+    filter: FilterType,
+    resizer: &mut Resizer,
+) -> Vec<u8> {
+    let src = ImageRef::new(width, height, pixels, PixelType::U8x3).expect("pixels hold width*height*3 bytes");
     let mut dst = Image::new(out_w, out_h, PixelType::U8x3);
     let (left, top, w, h) = region;
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(filter)).crop(left, top, w, h);
