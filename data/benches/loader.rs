@@ -106,7 +106,13 @@ fn benches(c: &mut Criterion) {
             g.bench_function(format!("{shards}/{view}/1-worker"), |b| {
                 b.iter(|| {
                     epoch += 1;
-                    loader.epoch(epoch, 0).map(|b| b.unwrap().len()).sum::<usize>()
+                    let mut n = 0;
+                    for batch in loader.epoch(epoch, 0) {
+                        let batch = batch.unwrap();
+                        n += batch.len();
+                        loader.recycle(batch);
+                    }
+                    n
                 })
             });
         }

@@ -162,3 +162,20 @@ fn a_damaged_record_is_reported_by_file_and_record() {
     assert!(errors[0].contains("t-1.shard: record 4: checksum"), "{}", errors[0]);
     assert!(results.iter().any(|r| matches!(r, Err(LoadError::Shard(ShardError::RecordChecksum { .. })))));
 }
+
+#[test]
+fn recycled_buffers_give_the_same_batches() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = make_shards(dir.path(), Encoding::Raw);
+    let fresh = run(&paths, config(4, 2), 1, 0);
+    let loader = Loader::new(Dataset::open(&paths).unwrap(), config(4, 2));
+    for epoch in [0, 1] {
+        for batch in loader.epoch(epoch, 0) {
+            let batch = batch.unwrap();
+            if epoch == 1 {
+                assert_eq!(batch, fresh[batch.index]);
+            }
+            loader.recycle(batch);
+        }
+    }
+}
