@@ -162,3 +162,25 @@ fn fashion_mnist_idx_becomes_raw_shards() {
     }
     assert_eq!(per_class, [6000; 10], "Fashion-MNIST's training set is balanced");
 }
+
+#[test]
+fn a_truncated_real_photo_is_reported_and_its_neighbours_kept() {
+    let Some(root) = scratch_backgrounds() else { return };
+    let input = tempfile::tempdir().unwrap();
+    let class = input.path().join("nature");
+    std::fs::create_dir_all(&class).unwrap();
+    let photo = std::fs::read(root.join("Nature/wave.jpg")).unwrap();
+    std::fs::write(class.join("wave.jpg"), &photo).unwrap();
+    std::fs::write(class.join("wave-cut.jpg"), &photo[..photo.len() * 6 / 10]).unwrap();
+    let mut flipped = photo.clone();
+    flipped[2] = 0x00; // the first marker after SOI is no longer a marker
+    std::fs::write(class.join("wave-bad-marker.jpg"), &flipped).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let s = settings(input.path(), "folder", Encoding::Raw, 32, 0.0);
+    let summary = run_prep(&Source::Folder { root: input.path().into() }, out.path(), &s, false).unwrap();
+    assert_eq!(summary.manifest.split("train").unwrap().records, 1);
+    let reasons: Vec<String> = summary.skipped.iter().map(|s| format!("{}: {}", s.path, s.reason)).collect();
+    assert_eq!(reasons.len(), 2, "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("wave-cut.jpg") && r.contains("truncated")), "{reasons:?}");
+    assert!(reasons.iter().any(|r| r.contains("wave-bad-marker.jpg")), "{reasons:?}");
+}
