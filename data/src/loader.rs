@@ -19,7 +19,7 @@ use crate::error::LoadError;
 use crate::format::Encoding;
 use crate::image_decode::{decode_rgb, RgbImage};
 use crate::rng::SplitMix64;
-use crate::sampler::rank_order;
+use crate::sampler::{rank_len, rank_order};
 
 /// Filter of the main view: PIL's bicubic (torchvision's `InterpolationMode.BICUBIC`).
 const MAIN_FILTER: FilterType = FilterType::CatmullRom;
@@ -181,8 +181,9 @@ impl Loader {
 
     /// Batches this rank reads per epoch.
     pub fn batches_per_epoch(&self) -> usize {
-        let n = self.order(0).len();
-        let b = self.config.batch_size;
+        let c = &self.config;
+        let n = rank_len(self.dataset.len(), c.rank, c.world_size, c.drop_last);
+        let b = c.batch_size;
         if self.config.drop_last {
             n / b
         } else {

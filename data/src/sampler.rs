@@ -25,6 +25,14 @@ pub fn rank_order(total: u64, seed: u64, epoch: u64, rank: usize, world: usize, 
     mine
 }
 
+/// How many records [`rank_order`] gives this rank, without building the order.
+pub fn rank_len(total: u64, rank: usize, world: usize, even: bool) -> usize {
+    assert!(world > 0 && rank < world, "rank {rank} must be below world size {world}");
+    let (rank, world) = (rank as u64, world as u64);
+    let n = if even { total / world } else { total.saturating_sub(rank).div_ceil(world) };
+    n as usize
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,6 +45,12 @@ mod tests {
             assert_eq!(seen, (0..101).collect::<Vec<_>>(), "world {world}");
             let even: Vec<usize> = (0..world).map(|r| rank_order(101, 9, 4, r, world, true, true).len()).collect();
             assert!(even.iter().all(|&n| n == 101 / world));
+            for rank in 0..world {
+                for (total, even) in [(101, false), (101, true), (2, false), (0, false)] {
+                    let n = rank_order(total, 1, 0, rank, world, true, even).len();
+                    assert_eq!(rank_len(total, rank, world, even), n, "total {total} rank {rank}/{world}");
+                }
+            }
         }
         assert_ne!(rank_order(50, 9, 0, 0, 1, true, false), rank_order(50, 9, 1, 0, 1, true, false));
         assert_eq!(rank_order(5, 9, 0, 0, 1, false, false), [0, 1, 2, 3, 4]);
