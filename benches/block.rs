@@ -10,8 +10,9 @@
 
 #[path = "../autograd/tests/common/encoder_block.rs"]
 mod encoder_block;
+#[path = "common/torch_peer.rs"]
+mod torch_peer;
 
-use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -82,7 +83,6 @@ fn bench_ours(c: &mut Criterion) {
 
 /// Median and best of PyTorch's timed iterations in ms, and its report line; or why there are none.
 fn torch_times_ms() -> Result<(f64, f64, String), String> {
-    let python = std::env::var("TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_block.py");
     let args = [
         ("--batch", BATCH),
@@ -92,25 +92,9 @@ fn torch_times_ms() -> Result<(f64, f64, String), String> {
         ("--threads", THREADS),
         ("--warmup", TORCH_WARMUP),
         ("--iters", TORCH_ITERS),
-    ];
-    let mut cmd = Command::new(&python);
-    cmd.arg(script);
-    for (flag, v) in args {
-        cmd.arg(flag).arg(v.to_string());
-    }
-    let out = cmd.output().map_err(|e| format!("cannot run {python:?} ({e})"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let line = stdout.lines().find(|l| l.starts_with("torch_block "));
-    let field = |key: &str| -> Option<f64> {
-        line?.split(' ').find_map(|kv| kv.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
-    };
-    match (line, field("median_ms"), field("best_ms")) {
-        (Some(l), Some(median), Some(best)) => Ok((median, best, l.to_string())),
-        _ => {
-            let why = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
-            Err(format!("{python} {script} gave no timing ({})", why.trim().lines().last().unwrap_or("no output")))
-        }
-    }
+    ]
+    .map(|(k, v)| (k, v.to_string()));
+    torch_peer::torch_times_ms(script, "torch_block", &args)
 }
 
 fn main() {
@@ -150,10 +134,7 @@ fn main() {
         }
         Err(why) => {
             println!("pytorch eager: unavailable: {why}");
-            println!(
-                "  set TORCH_PYTHON to a Python with torch, e.g. `python3 -m venv /tmp/torchenv && \
-                 /tmp/torchenv/bin/pip install torch` then `TORCH_PYTHON=/tmp/torchenv/bin/python cargo bench --bench block`"
-            );
+            println!("  {}", torch_peer::INSTALL_HINT);
         }
     }
 }

@@ -40,7 +40,13 @@ impl AdamW {
     /// One update at learning rate `lr` from the accumulated gradients (parameters without a
     /// gradient are left alone); the gradients are then cleared.
     pub fn step(&mut self, store: &ParamStore, lr: f64) {
-        assert_eq!(self.moments.len(), store.len(), "optimiser built for {} parameters, store has {}", self.moments.len(), store.len());
+        assert_eq!(
+            self.moments.len(),
+            store.len(),
+            "optimiser built for {} parameters, store has {}",
+            self.moments.len(),
+            store.len()
+        );
         self.step += 1;
         let c = self.config;
         let (bias1, bias2) = (1.0 - c.beta1.powi(self.step as i32), 1.0 - c.beta2.powi(self.step as i32));
