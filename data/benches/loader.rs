@@ -12,7 +12,7 @@
 
 use std::path::{Path, PathBuf};
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{Criterion, Throughput};
 use data::manifest::PrepSettings;
 use data::prep::{run_prep, Source};
 use data::{Dataset, Encoding, Loader, LoaderConfig, Transform};
@@ -120,5 +120,54 @@ fn benches(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(loader_benches, benches);
-criterion_main!(loader_benches);
+/// Images/s of one loader epoch loop on one core, best of a few epochs.
+fn our_rate(shards: &Path) -> f64 {
+    let dataset = Dataset::from_manifest(shards, "train").unwrap();
+    let loader = Loader::new(dataset, LoaderConfig { batch_size: BATCH, workers: 1, ..LoaderConfig::train(BATCH, 0) });
+    (1..=5)
+        .map(|epoch| {
+            let start = std::time::Instant::now();
+            let mut n = 0;
+            for batch in loader.epoch(epoch, 0) {
+                let batch = batch.unwrap();
+                n += batch.len();
+                loader.recycle(batch);
+            }
+            n as f64 / start.elapsed().as_secs_f64()
+        })
+        .fold(0.0, f64::max)
+}
+
+/// The PyTorch peer's train-transform images/s over the same photos, or why there is none.
+fn torch_rate(folder: &Path) -> Result<f64, String> {
+    let python = std::env::var("TORCH_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/torch_loader.py");
+    let out =
+        std::process::Command::new(&python).arg(script).arg(folder).output().map_err(|e| format!("{python}: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.lines()
+        .find(|l| l.starts_with("torchvision RandomResizedCrop"))
+        .and_then(|l| l.split(':').nth(1)?.split_whitespace().next()?.parse().ok())
+        .ok_or_else(|| String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("no output").to_string())
+}
+
+fn main() {
+    let mut c = Criterion::default().configure_from_args();
+    benches(&mut c);
+    c.final_summary();
+    // The summary beside the peer, in the same run: RandomResizedCrop 224 + flip + normalise.
+    let tmp = tempfile::tempdir().unwrap();
+    let root = input_folder(tmp.path());
+    let source = Source::Folder { root: root.clone() };
+    println!("\nloader, one core, RandomResizedCrop 224 (bicubic) + flip + normalise, {}", root.display());
+    let torch = torch_rate(&root);
+    for (name, encoding, side) in [("raw256", Encoding::Raw, 256), ("jpeg512q90", Encoding::Jpeg, 512)] {
+        let out = tmp.path().join(name);
+        one_core(|| run_prep(&source, &out, &settings(&root, encoding, side), false)).unwrap();
+        let ours = one_core(|| our_rate(&out));
+        match &torch {
+            Ok(t) => println!("  {name:<11} ours {ours:>7.0} images/s   pytorch DataLoader {t:>6.0} images/s   ratio {:.2}", ours / t),
+            Err(why) => println!("  {name:<11} ours {ours:>7.0} images/s   pytorch peer unavailable ({why}; set TORCH_PYTHON to a Python with torchvision)"),
+        }
+    }
+}
