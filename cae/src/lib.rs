@@ -8,7 +8,9 @@
 //! - `dvae`: the DALL-E tokenizer encoder (conv2d, residual blocks, max-pooling) for token targets;
 //! - `optim`: AdamW with the spec's weight-decay groups.
 //!
-//! Optimisers, the trainer, probes, pictures and the `cae` program come with the training issue.
+//! - `flops`: FLOPs of a training step, counted per layer.
+//!
+//! The trainer, probes, pictures and the `cae` program come with the training issue.
 
 pub mod checkpoint;
 pub mod config;
