@@ -6,8 +6,7 @@
 //! - `model`: encoder, regressor, decoder, alignment and the loss;
 //! - `checkpoint`: weights in safetensors, loading official checkpoints with a full mismatch report;
 //! - `dvae`: the DALL-E tokenizer encoder (conv2d, residual blocks, max-pooling) for token targets;
-//! - `optim`: AdamW with the spec's weight-decay groups.
-//!
+//! - `optim`: AdamW with the spec's weight-decay groups;
 //! - `flops`: FLOPs of a training step, counted per layer.
 //!
 //! The trainer, probes, pictures and the `cae` program come with the training issue.
