@@ -41,8 +41,9 @@ fn uniform(rng: &mut Rng, low: f64, high: f64) -> f64 {
     low + (high - low) * rng.next_uniform()
 }
 
-/// Try to mask one rectangle holding between 1 and `budget` new cells; returns how many it added.
-fn place_block(mask: &mut [bool], spec: &MaskSpec, budget: usize, rng: &mut Rng) -> usize {
+/// Try to mask one rectangle holding between 1 and `budget` new cells; returns its height, width
+/// and how many cells it added.
+fn place_block(mask: &mut [bool], spec: &MaskSpec, budget: usize, rng: &mut Rng) -> Option<(usize, usize, usize)> {
     for _ in 0..TRIES_PER_BLOCK {
         let area = uniform(rng, MIN_BLOCK_AREA, budget as f64);
         let aspect = uniform(rng, MIN_ASPECT.ln(), (1.0 / MIN_ASPECT).ln()).exp();
@@ -57,21 +58,29 @@ fn place_block(mask: &mut [bool], spec: &MaskSpec, budget: usize, rng: &mut Rng)
         let new = cells().filter(|&i| !mask[i]).count();
         if new > 0 && new <= budget {
             cells().for_each(|i| mask[i] = true);
-            return new;
+            return Some((h, w, new));
         }
     }
-    0
+    None
 }
 
 /// Block-wise masking as CAE does it: rectangles of random area (≥ 16 cells) and aspect ratio
 /// (0.3 to 1/0.3) are added until exactly `num_masked` cells are covered.
 pub fn block_mask(spec: &MaskSpec, rng: &mut Rng) -> Vec<bool> {
+    block_mask_with_blocks(spec, rng).0
+}
+
+/// `block_mask`, also returning the (height, width) of every rectangle placed.
+fn block_mask_with_blocks(spec: &MaskSpec, rng: &mut Rng) -> (Vec<bool>, Vec<(usize, usize)>) {
     let mut mask = vec![false; spec.cells()];
-    let mut count = 0;
+    let (mut count, mut blocks) = (0, Vec::new());
     while count != spec.num_masked {
-        count += place_block(&mut mask, spec, spec.num_masked - count, rng);
+        if let Some((h, w, new)) = place_block(&mut mask, spec, spec.num_masked - count, rng) {
+            count += new;
+            blocks.push((h, w));
+        }
     }
-    mask
+    (mask, blocks)
 }
 
 /// `num_masked` cells chosen uniformly at random (a partial Fisher–Yates shuffle).
@@ -112,6 +121,24 @@ mod tests {
                 assert_eq!(random_mask(&spec, &mut Rng::new(seed)).iter().filter(|&&x| x).count(), n);
             }
         }
+    }
+
+    #[test]
+    fn block_shapes_respect_the_aspect_limits() {
+        // h and w are rounded from √(area·aspect) and √(area/aspect), so the drawn aspect lies in
+        // [(h − ½)/(w + ½), (h + ½)/(w − ½)]; that interval must meet [0.3, 1/0.3].
+        let spec = MaskSpec::new(14, 14, 98);
+        let mut shapes = 0;
+        for seed in 0..200 {
+            for (h, w) in block_mask_with_blocks(&spec, &mut Rng::new(seed)).1 {
+                let (h, w) = (h as f64, w as f64);
+                let (low, high) = ((h - 0.5) / (w + 0.5), if w > 0.5 { (h + 0.5) / (w - 0.5) } else { f64::INFINITY });
+                assert!(low <= 1.0 / MIN_ASPECT && high >= MIN_ASPECT, "a {h}×{w} block is outside the aspect limits");
+                assert!(h < 14.0 && w < 14.0, "a {h}×{w} block does not fit strictly inside the grid");
+                shapes += 1;
+            }
+        }
+        assert!(shapes > 200);
     }
 
     #[test]
