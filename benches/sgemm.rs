@@ -92,6 +92,48 @@ static TIMES: Mutex<BTreeMap<String, Vec<f64>>> = Mutex::new(BTreeMap::new());
 /// Threads of the current measurement (quick mode may ask for 1 to see the single-core kernel).
 static RUN_THREADS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(THREADS);
 
+/// C[m, n] (dense, row-major) = A·B with the `gemm` crate, A and B given by (row, column) strides.
+#[allow(clippy::too_many_arguments)]
+fn gemm_crate(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: &[f32],
+    (ars, acs): (usize, usize),
+    b: &[f32],
+    (brs, bcs): (usize, usize),
+    c: &mut [f32],
+    threads: usize,
+) {
+    let is = |x: usize| x as isize;
+    let par = if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: the callers' buffers cover every element the strides reach (ours checks the same views).
+    // gemm's convention: dst := alpha·dst + beta·lhs·rhs; read_dst = false ignores dst.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            c.as_mut_ptr(),
+            1,
+            is(n),
+            false,
+            a.as_ptr(),
+            is(acs),
+            is(ars),
+            b.as_ptr(),
+            is(bcs),
+            is(brs),
+            0.0,
+            1.0,
+            false,
+            false,
+            false,
+            par,
+        )
+    }
+}
+
 fn run_peer(peer: &str, s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
     let threads = RUN_THREADS.load(std::sync::atomic::Ordering::Relaxed);
     let (m, n, k) = (s.m, s.n, s.k);
@@ -105,7 +147,7 @@ fn run_peer(peer: &str, s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
             let par = if threads > 1 { Parallelism::Rayon } else { Parallelism::None };
             sgemm(1.0, av, bv, 0.0, MatMut::row_major(c, m, n), par);
         }
-        // SAFETY (both): the buffers hold m·k, k·n and m·n floats, matching the strides passed.
+        // SAFETY: the buffers hold m·k, k·n and m·n floats, matching the strides passed.
         "openblas" => unsafe {
             let ta = if s.a_t { CBLAS_TRANS } else { CBLAS_NO_TRANS };
             let tb = if s.b_t { CBLAS_TRANS } else { CBLAS_NO_TRANS };
@@ -129,31 +171,7 @@ fn run_peer(peer: &str, s: &Shape, a: &[f32], b: &[f32], c: &mut [f32]) {
                 i(n),
             );
         },
-        "gemm" => unsafe {
-            let is = |x: usize| x as isize;
-            // gemm's convention: dst := alpha·dst + beta·lhs·rhs; read_dst = false ignores dst.
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                1,
-                is(n),
-                false,
-                a.as_ptr(),
-                is(acs),
-                is(ars),
-                b.as_ptr(),
-                is(bcs),
-                is(brs),
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                if threads > 1 { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None },
-            );
-        },
+        "gemm" => gemm_crate(m, n, k, a, (ars, acs), b, (brs, bcs), c, threads),
         _ => unreachable!(),
     }
 }

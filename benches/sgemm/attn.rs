@@ -58,31 +58,7 @@ fn run(peer: &str, cs: &Case, a: &[f32], b: &[f32], c: &mut [f32]) {
             let bv = MatRef { data: b, offset: 0, rows: k, cols: n, rs: cs.b_strides.0, cs: cs.b_strides.1 };
             sgemm(1.0, av, bv, 0.0, MatMut::row_major(c, m, n), Parallelism::None);
         }
-        // SAFETY: the buffers cover every element the strides reach (checked by ours on the same views).
-        "gemm" => unsafe {
-            let is = |x: usize| x as isize;
-            gemm::gemm(
-                m,
-                n,
-                k,
-                c.as_mut_ptr(),
-                1,
-                is(n),
-                false,
-                a.as_ptr(),
-                is(cs.a_strides.1),
-                is(cs.a_strides.0),
-                b.as_ptr(),
-                is(cs.b_strides.1),
-                is(cs.b_strides.0),
-                0.0,
-                1.0,
-                false,
-                false,
-                false,
-                gemm::Parallelism::None,
-            );
-        },
+        "gemm" => super::gemm_crate(m, n, k, a, cs.a_strides, b, cs.b_strides, c, 1),
         _ => unreachable!(),
     }
 }

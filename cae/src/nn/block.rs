@@ -14,6 +14,11 @@ fn gamma(store: &mut ParamStore, name: String, dim: usize, init_value: f64) -> P
     store.insert(name, Tensor::full([dim], init_value, DType::F32))
 }
 
+/// The drop-path seeds of a block's two residual branches for this step (`None` in evaluation).
+fn branch_seeds(drop: Option<u64>, stream: u64) -> Option<(u64, u64)> {
+    drop.map(|s| (s ^ stream, (s ^ stream).wrapping_add(1)))
+}
+
 /// `x + drop_path(γ ⊙ branch)`; `drop` is `Some(seed)` in training, `None` in evaluation.
 fn residual(x: &Var, gamma: &Param, branch: &Var, rate: f64, drop: Option<u64>) -> Var {
     let scaled = branch.mul(&gamma.var());
@@ -61,7 +66,7 @@ impl Block {
 
     /// x [B, N, D] → [B, N, D]. `drop`: the step's drop-path seed, or `None` to keep every branch.
     pub fn forward(&self, x: &Var, drop: Option<u64>) -> Var {
-        let seeds = drop.map(|s| (s ^ self.stream, (s ^ self.stream).wrapping_add(1)));
+        let seeds = branch_seeds(drop, self.stream);
         let x =
             residual(x, &self.gamma_1, &self.attn.forward(&self.norm1.forward(x)), self.drop_path, seeds.map(|s| s.0));
         residual(&x, &self.gamma_2, &self.mlp.forward(&self.norm2.forward(&x)), self.drop_path, seeds.map(|s| s.1))
@@ -111,7 +116,7 @@ impl CrossBlock {
     /// Queries [B, Nm, D] with positions [B or 1, Nm, D]; keys/values [B, Nk, D] with positions
     /// [B or 1, Nk, D] → [B, Nm, D].
     pub fn forward(&self, q: &Var, pos_q: &Var, kv: &Var, pos_kv: &Var, drop: Option<u64>) -> Var {
-        let seeds = drop.map(|s| (s ^ self.stream, (s ^ self.stream).wrapping_add(1)));
+        let seeds = branch_seeds(drop, self.stream);
         let attended = self.cross_attn.forward(
             &self.norm1_q.forward(&q.add(pos_q)),
             &self.norm1_k.forward(&kv.add(pos_kv)),
