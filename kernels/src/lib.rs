@@ -1,2 +1,21 @@
-//! `kernels`: the GPU side — PTX sources, a CUDA driver context through cudarc, launch wrappers and
-//! the PTX interpreter. Built by the GPU-backend and interpreter issues; empty until then.
+//! `kernels`: the GPU side of the stack — PTX sources, the launch API, and two backends that run them:
+//! the CUDA driver (through cudarc, `cuda` feature, loaded at run time) and a PTX interpreter that
+//! executes the same PTX on the CPU with the CUDA execution model (always built).
+//!
+//! The crate depends on nothing else of ours, so a kernel engineer can use it alone.
+//!
+//! - [`launch`]: grid/block dimensions and kernel arguments, shared by both backends.
+//! - [`backend`]: the [`Backend`] trait a backend implements (memory, modules, launches).
+//! - [`gpu`]: [`Gpu`], the handle user code holds, and typed device buffers ([`Buffer`]).
+//! - [`interp`]: the PTX interpreter backend.
+
+pub mod backend;
+pub mod error;
+pub mod gpu;
+pub mod interp;
+pub mod launch;
+
+pub use backend::Backend;
+pub use error::{Error, Result};
+pub use gpu::{Buffer, Gpu, Pod};
+pub use launch::{Arg, Dim3, LaunchConfig};
