@@ -15,6 +15,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod dvae;
 pub mod flops;
+pub mod input;
 pub mod masking;
 pub mod model;
 pub mod nn;
