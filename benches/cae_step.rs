@@ -45,7 +45,7 @@ fn bench(c: &mut Criterion, name: &str, cfg: &CaeConfig) {
                 step_no += 1;
                 let out = model.forward(&images, &mask, TargetValues::Tokens(&ids), Some(step_no));
                 out.loss.backward();
-                opt.step(&model.params, LR);
+                opt.step(&model.params, LR, 1.0);
             }
             let secs = start.elapsed();
             SAMPLE_SECS.lock().unwrap().push((name.to_string(), secs.as_secs_f64() / iters as f64));

@@ -9,7 +9,7 @@
 //! - `optim`: AdamW with the spec's weight-decay groups;
 //! - `flops`: FLOPs of a training step, counted per layer.
 //!
-//! The trainer, probes, pictures and the `cae` program come with the training issue.
+//! - `train`: the pre-training loop, its config file, schedule, log and checkpoints.
 
 pub mod checkpoint;
 pub mod config;
@@ -21,6 +21,7 @@ pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod pos_embed;
+pub mod train;
 
 pub use checkpoint::{load_weights, save_weights, CheckpointError, LoadScope};
 pub use config::{CaeConfig, Target};

@@ -37,9 +37,10 @@ impl AdamW {
         AdamW { config, step: 0, moments }
     }
 
-    /// One update at learning rate `lr` from the accumulated gradients (parameters without a
-    /// gradient are left alone); the gradients are then cleared.
-    pub fn step(&mut self, store: &ParamStore, lr: f64) {
+    /// One update at learning rate `lr` from the accumulated gradients multiplied by `grad_scale`
+    /// (1 / accumulation steps, times the clipping factor); parameters without a gradient are left
+    /// alone. The gradients are then cleared.
+    pub fn step(&mut self, store: &ParamStore, lr: f64, grad_scale: f64) {
         assert_eq!(
             self.moments.len(),
             store.len(),
@@ -52,6 +53,7 @@ impl AdamW {
         let (bias1, bias2) = (1.0 - c.beta1.powi(self.step as i32), 1.0 - c.beta2.powi(self.step as i32));
         for ((_, p), (m, v)) in store.iter().zip(self.moments.iter_mut()) {
             let Some(g) = p.grad() else { continue };
+            let g = if grad_scale == 1.0 { g } else { g.mul_scalar(grad_scale) };
             *m = &m.mul_scalar(c.beta1) + &g.mul_scalar(1.0 - c.beta1);
             *v = &v.mul_scalar(c.beta2) + &g.square().mul_scalar(1.0 - c.beta2);
             let mut w = p.value();
@@ -64,6 +66,34 @@ impl AdamW {
         }
         store.zero_grad();
     }
+
+    /// The moments as a store named `m.<param>` and `v.<param>`, for checkpoints.
+    pub fn state(&self, store: &ParamStore) -> ParamStore {
+        let mut out = ParamStore::new();
+        for ((name, _), (m, v)) in store.iter().zip(&self.moments) {
+            out.insert(format!("m.{name}"), m.clone());
+            out.insert(format!("v.{name}"), v.clone());
+        }
+        out
+    }
+
+    /// Restores moments saved by [`AdamW::state`] (loaded into a store of the same layout) and the
+    /// step count.
+    pub fn restore(&mut self, state: &ParamStore, step: u64) {
+        assert_eq!(state.len(), 2 * self.moments.len(), "optimiser state of another model");
+        let values: Vec<Tensor> = state.iter().map(|(_, p)| p.value()).collect();
+        for (i, (m, v)) in self.moments.iter_mut().enumerate() {
+            (*m, *v) = (values[2 * i].clone(), values[2 * i + 1].clone());
+        }
+        self.step = step;
+    }
+}
+
+/// The global L2 norm of every accumulated gradient, times `scale` (computed in f64).
+pub fn grad_norm(store: &ParamStore, scale: f64) -> f64 {
+    let sum: f64 =
+        store.iter().filter_map(|(_, p)| p.grad()).map(|g| g.to_vec_f64().iter().map(|x| x * x).sum::<f64>()).sum();
+    sum.sqrt() * scale
 }
 
 #[cfg(test)]
@@ -78,7 +108,7 @@ mod tests {
         let b = store.insert("b", Tensor::full([2], 1.0, DType::F64));
         let mut opt = AdamW::new(&store, AdamWConfig::default());
         w.var().sum_all().add(&b.var().mul_scalar(-3.0).sum_all()).backward();
-        opt.step(&store, 0.1);
+        opt.step(&store, 0.1, 1.0);
         // Step 1: m̂ = g, v̂ = g², so the Adam step is lr·sign(g) (up to ε).
         let wv = w.value().to_vec::<f64>()[0];
         assert!((wv - (1.0 * (1.0 - 0.1 * 0.05) - 0.1)).abs() < 1e-6, "{wv}");
@@ -94,8 +124,35 @@ mod tests {
         let mut opt = AdamW::new(&store, AdamWConfig { weight_decay: 0.0, ..AdamWConfig::default() });
         for _ in 0..300 {
             x.var().square().sum_all().backward();
-            opt.step(&store, 0.05);
+            opt.step(&store, 0.05, 1.0);
         }
         assert!(x.value().to_vec::<f64>().iter().all(|v| v.abs() < 0.05), "{:?}", x.value().to_vec::<f64>());
+    }
+
+    #[test]
+    fn grad_scale_halves_the_first_moment_and_state_round_trips() {
+        let make = || {
+            let mut store = ParamStore::new();
+            let x = store.insert("x", Tensor::from_vec(vec![1.0f64, 2.0], [2]));
+            (store, x)
+        };
+        let (store, x) = make();
+        let mut opt = AdamW::new(&store, AdamWConfig::default());
+        x.var().mul_scalar(4.0).sum_all().backward();
+        assert!((grad_norm(&store, 0.5) - 32f64.sqrt() * 0.5).abs() < 1e-12, "|(4, 4)| · 0.5");
+        opt.step(&store, 0.1, 0.5);
+        let saved = opt.state(&store);
+        let m = saved.get("m.x").unwrap().value().to_vec::<f64>();
+        assert!(m.iter().all(|v| (v - 0.2).abs() < 1e-12), "(1 − β1) · 4 · 0.5: {m:?}");
+        // A fresh optimiser restored from the state continues identically.
+        let (store2, x2) = make();
+        x2.set_value(x.value());
+        let mut opt2 = AdamW::new(&store2, AdamWConfig::default());
+        opt2.restore(&saved, opt.step);
+        for (s, xv, o) in [(&store, &x, &mut opt), (&store2, &x2, &mut opt2)] {
+            xv.var().square().sum_all().backward();
+            o.step(s, 0.1, 1.0);
+        }
+        assert_eq!(x.value().to_vec::<f64>(), x2.value().to_vec::<f64>());
     }
 }
