@@ -21,6 +21,8 @@ pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod pos_embed;
+pub mod probe;
+pub mod viz;
 
 pub use checkpoint::{load_weights, save_weights, CheckpointError, LoadScope};
 pub use config::{CaeConfig, Target};
