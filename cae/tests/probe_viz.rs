@@ -203,7 +203,22 @@ fn reconstruction_grid_keeps_visible_pixels_and_greys_masked_ones() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("recon.png");
     viz::reconstruction_png(&model, &images, &mask, &path).unwrap();
-    assert_eq!(image::open(&path).unwrap().to_rgb8(), img);
+    assert!(image::open(&path).unwrap().to_rgb8() == img, "the PNG file must hold the grid");
+
+    // With a decoder predicting 0 everywhere, hidden patches come out flat at their original's mean.
+    let head = &model.decoder.head;
+    head.weight.set_value(head.weight.value().zeros_like());
+    head.bias.as_ref().unwrap().set_value(head.bias.as_ref().unwrap().value().zeros_like());
+    let recon = viz::reconstruct_masked(&model, &images, &mask).unwrap().patchify(4); // [B, N, 16]
+    let orig = images.patchify(4);
+    let means = orig.mean(&[-1], true).broadcast_to([2, 16, 16]);
+    let (r, o, m) = (recon.to_vec::<f32>(), orig.to_vec::<f32>(), means.contiguous().to_vec::<f32>());
+    for (i, &hidden) in flags.iter().enumerate() {
+        let span = i * 16..(i + 1) * 16;
+        let want = if hidden != 0 { &m[span.clone()] } else { &o[span.clone()] };
+        let err = r[span].iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+        assert!(err < 1e-5, "patch {i} (hidden: {hidden}) is off by {err}");
+    }
 }
 
 #[test]
@@ -267,4 +282,27 @@ fn pictures_undo_the_loader_normalisation() {
         let g = grey[1].get_pixel(x, y).0;
         assert!(g[0].abs_diff(want) <= 1 && g[0] == g[1] && g[1] == g[2], "pixel {p}: {g:?} vs {want}");
     }
+}
+
+#[test]
+fn cls_attention_weights_reproduce_the_blocks_attention_output() {
+    let model = Cae::new(tiny(), 6);
+    let last = model.encoder.blocks.last().unwrap();
+    // Non-zero q and v biases, so leaving either out (or biasing k) would show.
+    last.attn.q_bias.set_value(Tensor::randn([32], 0.0, 0.5, DType::F32, 20));
+    last.attn.v_bias.set_value(Tensor::randn([32], 0.0, 0.5, DType::F32, 21));
+    let images = test_images(2);
+    let attn = viz::cls_attention(&model, &images); // [B, H, T]
+    let x = model.encoder.blocks[0].forward(&viz::embed_tokens(&model, &images), None);
+    let h = last.norm1.forward(&x); // [B, T, D]
+    let want = last.attn.forward(&h).value().narrow(1, 0, 1).contiguous().to_vec::<f32>(); // cls row [B, 1, D]
+
+    // Σ_j a_j·v_j per head, then the output projection: the cls row of the attention output.
+    let v = h.value().matmul(&last.attn.qkv.weight.value().narrow(0, 64, 32).t()).add(&last.attn.v_bias.value()); // [B, T, D]
+    let v = v.reshape([2, 17, 2, 16]).permute(&[0, 2, 1, 3]); // [B, H, T, Dh]
+    let mixed = attn.unsqueeze(2).matmul(&v).permute(&[0, 2, 1, 3]).reshape([2, 1, 32]); // [B, 1, D]
+    let proj = &last.attn.proj;
+    let out = mixed.matmul(&proj.weight.value().t()).add(&proj.bias.as_ref().unwrap().value()); // [B, 1, D]
+    let err = out.to_vec::<f32>().iter().zip(&want).map(|(a, b)| (a - b).abs()).fold(0.0, f32::max);
+    assert!(err < 1e-5, "cls attention output differs by {err}");
 }
