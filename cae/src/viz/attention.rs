@@ -60,12 +60,15 @@ fn hot(v: f32) -> [f32; 3] {
 }
 
 /// `img` with a per-patch heat map laid over it: `weights` [N] over a grid of `patch`-pixel patches,
-/// scaled so the largest is full heat (nearest upsampling: a patch's pixels share its colour).
+/// stretched so the smallest is cold and the largest full heat (an untrained model attends almost
+/// uniformly, and scaling by the maximum alone would paint it all hot); nearest upsampling.
 fn overlay(img: &RgbImage, weights: &[f32], patch: u32) -> RgbImage {
-    let max = weights.iter().copied().fold(f32::MIN_POSITIVE, f32::max);
+    let max = weights.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let min = weights.iter().copied().fold(f32::INFINITY, f32::min);
+    let range = (max - min).max(f32::MIN_POSITIVE);
     let cols = img.width() / patch;
     RgbImage::from_fn(img.width(), img.height(), |x, y| {
-        let heat = hot(weights[((y / patch) * cols + x / patch) as usize] / max);
+        let heat = hot((weights[((y / patch) * cols + x / patch) as usize] - min) / range);
         let px = img.get_pixel(x, y).0;
         Rgb(std::array::from_fn(|c| {
             ((1.0 - HEAT_ALPHA) * px[c] as f32 + HEAT_ALPHA * 255.0 * heat[c]).round().clamp(0.0, 255.0) as u8
