@@ -7,9 +7,11 @@
 //! - `checkpoint`: weights in safetensors, loading official checkpoints with a full mismatch report;
 //! - `dvae`: the DALL-E tokenizer encoder (conv2d, residual blocks, max-pooling) for token targets;
 //! - `optim`: AdamW with the spec's weight-decay groups;
-//! - `flops`: FLOPs of a training step, counted per layer.
-//!
-//! - `train`: the pre-training loop, its config file, schedule, log and checkpoints.
+//! - `flops`: FLOPs of a training step, counted per layer;
+//! - `input`: loader batches as model inputs;
+//! - `train`: the pre-training loop, its config file, schedule, log and checkpoints;
+//! - `probe`: linear probe and k-NN on frozen features; `viz`: reconstructions, alignment and
+//!   attention pictures.
 
 pub mod checkpoint;
 pub mod config;
@@ -21,7 +23,9 @@ pub mod model;
 pub mod nn;
 pub mod optim;
 pub mod pos_embed;
+pub mod probe;
 pub mod train;
+pub mod viz;
 
 pub use checkpoint::{load_weights, save_weights, CheckpointError, LoadScope};
 pub use config::{CaeConfig, Target};
