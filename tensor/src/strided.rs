@@ -113,7 +113,7 @@ pub fn gather_contiguous<T: Copy + Send + Sync + Default + 'static>(src: &[T], l
     if walk.is_single_run() {
         return src[walk.offset..walk.offset + n].to_vec();
     }
-    let mut out = crate::pool::zeroed(n);
+    let mut out = crate::pool::for_overwrite(n);
     if n == 0 {
         return out;
     }

@@ -40,8 +40,19 @@ pub enum Operand<'a, T> {
     Scalar(T),
 }
 
+/// "binary Add": an op's name, formatted only when a panic message needs it.
+struct OpName<'a>(&'static str, &'a dyn std::fmt::Debug);
+
+impl std::fmt::Display for OpName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?}", self.0, self.1)
+    }
+}
+
 impl<'a, T: Copy> Operand<'a, T> {
-    fn check_len(&self, what: &str, n: usize) {
+    /// Panics, naming the op, when a slice operand's length differs from the output's (`what` is
+    /// only formatted then: this runs on every elementwise op).
+    fn check_len(&self, what: &dyn std::fmt::Display, n: usize) {
         if let Operand::Slice(s) = self {
             assert_eq!(s.len(), n, "{what}: operand has {} elements but output has {n}", s.len());
         }
@@ -61,7 +72,7 @@ impl<'a, T: Copy> Operand<'a, T> {
 
 /// `out[i] = op(a[i], b[i])`, either side possibly a scalar; panics on a length mismatch.
 pub fn binary<T: Float>(op: BinaryOp, a: Operand<T>, b: Operand<T>, out: &mut [T]) {
-    let what = format_args!("binary {op:?}").to_string();
+    let what = OpName("binary", &op);
     a.check_len(&what, out.len());
     b.check_len(&what, out.len());
     let level = simd::level();
@@ -77,7 +88,7 @@ pub fn binary<T: Float>(op: BinaryOp, a: Operand<T>, b: Operand<T>, out: &mut [T
 
 /// `out[i] = (a[i] op b[i]) as u8` (1 for true, 0 for false); panics on a length mismatch.
 pub fn compare<T: Float>(op: CmpOp, a: Operand<T>, b: Operand<T>, out: &mut [u8]) {
-    let what = format_args!("compare {op:?}").to_string();
+    let what = OpName("compare", &op);
     a.check_len(&what, out.len());
     b.check_len(&what, out.len());
     let level = simd::level();

@@ -83,7 +83,7 @@ fn broadcast_rows<T: Element, O: Element>(
         kernel(operand(abuf, ka, sa, inner), operand(bbuf, kb, sb, inner), out);
     };
     let n = shape.numel();
-    let mut out = crate::pool::zeroed(n);
+    let mut out = crate::pool::for_overwrite(n);
     if n > 0 {
         let rows_per_task = (ELEMS_PER_TASK / inner).max(1);
         out.par_chunks_mut(rows_per_task * inner).enumerate().for_each(|(t, block)| {
@@ -97,14 +97,14 @@ fn broadcast_rows<T: Element, O: Element>(
 
 fn map_unary<T: FloatMath + Element>(x: &Tensor, op: UnaryOp) -> Tensor {
     let src = x.values::<T>();
-    let mut out = crate::pool::zeroed(src.len());
+    let mut out = crate::pool::for_overwrite(src.len());
     unary::unary(op, &src, &mut out);
     Tensor::from_values(out, x.shape().clone())
 }
 
 fn with_scalar<T: FloatMath + Element>(x: &Tensor, op: BinaryOp, s: f64, scalar_first: bool) -> Tensor {
     let src = x.values::<T>();
-    let mut out = crate::pool::zeroed(src.len());
+    let mut out = crate::pool::for_overwrite(src.len());
     let (v, s) = (Operand::Slice(&src), Operand::Scalar(<T as Float>::from_f64(s)));
     let (a, b) = if scalar_first { (s, v) } else { (v, s) };
     binary::binary(op, a, b, &mut out);

@@ -42,7 +42,8 @@ fn batched<T: Element>(a: &Tensor, b: &Tensor, gemm: Gemm<T>) -> Tensor {
         let b = MatRef { data: bbuf, offset: wb.element_start(i), rows: k, cols: n, rs: brs, cs: bcs };
         gemm(a, b, MatMut { data: c, offset: 0, rows: m, cols: n, rs: n, cs: 1 }, par);
     };
-    let mut out = crate::pool::zeroed(count * m * n);
+    // Every element is written by the GEMM (beta = 0 never reads C), except when k = 0.
+    let mut out = if k > 0 { crate::pool::for_overwrite(count * m * n) } else { crate::pool::zeroed(count * m * n) };
     if m * n > 0 {
         if count > 1 && 2 * m * n * k < PER_MATRIX_PARALLEL_FLOPS {
             out.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| one(i, c, Parallelism::None));

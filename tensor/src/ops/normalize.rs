@@ -23,7 +23,7 @@ fn axis_last(x: &Tensor, axis: isize) -> (Tensor, impl Fn(Tensor) -> Tensor) {
 fn along_axis<T: FloatMath + Element>(x: &Tensor, axis: isize, kernel: RowKernel<T>) -> Tensor {
     let (moved, restore) = axis_last(x, axis);
     let src = moved.values::<T>();
-    let mut out = crate::pool::zeroed(src.len());
+    let mut out = crate::pool::for_overwrite(src.len());
     if !src.is_empty() {
         kernel(&src, moved.dim(-1), &mut out);
     }
@@ -35,7 +35,7 @@ fn along_axis2<T: FloatMath + Element>(y: &Tensor, dy: &Tensor, axis: isize, ker
     assert_eq!(y.shape(), dy.shape(), "backward: output {:?} and gradient {:?} differ", y.shape(), dy.shape());
     let ((my, restore), (mdy, _)) = (axis_last(y, axis), axis_last(dy, axis));
     let (a, b) = (my.values::<T>(), mdy.values::<T>());
-    let mut out = crate::pool::zeroed(a.len());
+    let mut out = crate::pool::for_overwrite(a.len());
     if !a.is_empty() {
         kernel(&a, &b, my.dim(-1), &mut out);
     }
@@ -62,7 +62,7 @@ fn layer_norm_impl<T: FloatMath + Element>(
     let rows = x.numel() / d.max(1);
     let src = x.values::<T>();
     let (wv, bv) = (w.map(|t| t.values::<T>()), b.map(|t| t.values::<T>()));
-    let mut y = crate::pool::zeroed(src.len());
+    let mut y = crate::pool::for_overwrite(src.len());
     let (mut mean, mut rstd) = (crate::pool::zeroed(rows), crate::pool::zeroed(rows));
     if !src.is_empty() {
         layernorm::layer_norm_rows(
