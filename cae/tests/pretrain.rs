@@ -8,95 +8,13 @@ use std::sync::Arc;
 use cae::train::log::read_log;
 use cae::train::state::{list_checkpoints, read_state};
 use cae::train::{pretrain, Outcome, PretrainOptions, RunConfig};
-use data::manifest::PrepSettings;
-use data::prep::{run_prep, Source};
-use data::Encoding;
 
-const SIDE: usize = 16;
-const IMAGES: usize = 48;
-
-/// An IDX file of `IMAGES` 16×16 images: smooth gradients whose direction depends on the label.
-fn write_idx(dir: &Path) -> (PathBuf, PathBuf) {
-    let mut images = vec![0, 0, 8, 3];
-    for d in [IMAGES, SIDE, SIDE] {
-        images.extend((d as u32).to_be_bytes());
-    }
-    let mut labels = vec![0, 0, 8, 1];
-    labels.extend((IMAGES as u32).to_be_bytes());
-    for i in 0..IMAGES {
-        let label = (i % 3) as u8;
-        labels.push(label);
-        for y in 0..SIDE {
-            for x in 0..SIDE {
-                let v = match label {
-                    0 => x * 16,
-                    1 => y * 16,
-                    _ => (x + y) * 8,
-                };
-                images.push((v + i) as u8);
-            }
-        }
-    }
-    let (ip, lp) = (dir.join("images.idx"), dir.join("labels.idx"));
-    std::fs::write(&ip, images).unwrap();
-    std::fs::write(&lp, labels).unwrap();
-    (ip, lp)
-}
-
-/// Prepared shards of the tiny dataset under `dir/shards`.
-fn prepare(dir: &Path) -> PathBuf {
-    let (images, labels) = write_idx(dir);
-    let out = dir.join("shards");
-    let settings = PrepSettings {
-        source_kind: "idx".into(),
-        source: images.display().to_string(),
-        encoding: Encoding::Raw,
-        side: SIDE as u32,
-        quality: 0,
-        shard_size: 20,
-        val_fraction: 0.0,
-        seed: 0,
-    };
-    run_prep(&Source::Idx { images, labels, val: None }, &out, &settings, false).unwrap();
-    out
-}
+#[path = "common/tiny_data.rs"]
+mod tiny_data;
+use tiny_data::{config_text, prepare};
 
 fn config(data: &Path, out: &Path, extra: &[&str]) -> RunConfig {
-    let text = format!(
-        r#"
-        [model]
-        preset = "custom"
-        image_size = {SIDE}
-        patch_size = 4
-        in_chans = 1
-        dim = 32
-        depth = 2
-        heads = 2
-        regressor_depth = 1
-        decoder_depth = 1
-        drop_path = 0.1
-        num_masked = 8
-        target = "pixels"
-        [data]
-        path = "{}"
-        batch_size = 6
-        augment = "rrc"
-        workers = 2
-        [optim]
-        lr = 1e-3
-        warmup_epochs = 0.5
-        accum_steps = 2
-        [train]
-        epochs = 2
-        seed = 7
-        out_dir = "{}"
-        checkpoint_every = 3
-        keep_last = 2
-        plot_every = 2
-        "#,
-        data.display(),
-        out.display()
-    );
+    let text = config_text(data, out);
     let overrides: Vec<String> = extra.iter().map(|s| s.to_string()).collect();
     RunConfig::parse(&text, &overrides).unwrap()
 }
