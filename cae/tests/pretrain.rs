@@ -1,7 +1,7 @@
 //! The trainer end to end on a tiny prepared dataset: exact resumption, Ctrl-C, a diverging run,
 //! and the refusals that protect earlier checkpoints.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
