@@ -322,8 +322,9 @@ fn arity(op: &Op) -> (usize, usize) {
         Op::Ret | Op::Exit | Op::Nop | Op::CpAsyncCommit => (0, 8),
         Op::Bar { .. } | Op::WarpSync => (0, 2),
         Op::Bra | Op::CpAsyncWait { .. } | Op::Activemask => (0, 1),
-        Op::Mov(_) | Op::Un(..) | Op::Cvt { .. } | Op::Cvta { .. } | Op::Ld { .. } | Op::St { .. } => (2, 2),
+        Op::Mov(_) | Op::Un(..) | Op::Cvta { .. } | Op::Ld { .. } | Op::St { .. } => (2, 2),
         Op::Ldmatrix { .. } => (2, 2),
+        Op::Cvt { .. } => (2, 3),
         Op::Bin(..) | Op::MulWide(_) => (3, 3),
         Op::Setp { combine, .. } | Op::Set { combine, .. } => {
             let n = 3 + combine.is_some() as usize;
