@@ -306,7 +306,7 @@ fn operand(raw: &Raw, ty: Option<Ty>, space: Space, scope: &Scope, is_target: bo
                 Operand::Addr { base: Some(r), offset: *off }
             } else if let Some((sp, base)) = symbol_offset(scope, n) {
                 if sp != space {
-                    return Err(format!("{n} lives in the {sp:?} state space but the instruction accesses {space:?}"));
+                    return Err(format!("{n} lives in {} but the instruction accesses {}", sp.name(), space.name()));
                 }
                 Operand::Addr { base: None, offset: base + off }
             } else {
@@ -462,7 +462,7 @@ fn show_args(args: &[Raw], scope: &Scope) -> String {
             Raw::Int(v) => v.to_string(),
             Raw::F32Bits(b) => format!("0f{b:08X}"),
             Raw::F64(v) => format!("{v}"),
-            Raw::Special(s) => format!("{s:?}"),
+            Raw::Special(s) => s.name(),
             Raw::Vec(v) => format!("{{{}}}", show_args(v, scope)),
             Raw::Addr(b, off) => match (b, off) {
                 (Some(b), 0) => format!("[{b}]"),

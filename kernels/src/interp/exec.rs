@@ -16,7 +16,7 @@ use super::warp::{lanes, Env, Warp, WARP};
 use crate::{Dim3, LaunchConfig};
 
 /// Instructions one warp may execute in a launch before the interpreter calls it a hang.
-const MAX_WARP_STEPS: u64 = 200_000_000;
+pub const DEFAULT_STEP_LIMIT: u64 = 200_000_000;
 
 /// Everything a launch needs besides global memory.
 pub struct Launch<'a> {
@@ -24,6 +24,8 @@ pub struct Launch<'a> {
     pub params: &'a [u8],
     pub cfg: LaunchConfig,
     pub check_races: bool,
+    /// Instructions one warp may execute before the launch fails as a hang.
+    pub step_limit: u64,
 }
 
 fn dims(d: Dim3) -> [u32; 3] {
@@ -53,18 +55,18 @@ pub fn run(launch: &Launch, global: &mut GlobalMem, tracer: &mut Option<Tracer>)
                     nwarps,
                     check_races: launch.check_races,
                 };
-                run_cta(&mut env, threads, tracer)?;
+                run_cta(&mut env, threads, launch.step_limit, tracer)?;
             }
         }
     }
     Ok(())
 }
 
-fn run_cta(env: &mut Env, threads: u32, tracer: &mut Option<Tracer>) -> Result<(), String> {
+fn run_cta(env: &mut Env, threads: u32, limit: u64, tracer: &mut Option<Tracer>) -> Result<(), String> {
     let mut warps: Vec<Warp> = (0..env.nwarps).map(|i| Warp::new(i, threads, env.kernel)).collect();
     loop {
         for w in warps.iter_mut().filter(|w| w.waiting.is_none() && w.live != 0) {
-            run_warp(w, env, tracer).map_err(|(f, ins)| describe(env, w, &f, ins))?;
+            run_warp(w, env, limit, tracer).map_err(|(f, ins)| describe(env, w, &f, ins))?;
         }
         let Some(line) = warps.iter().find_map(|w| w.waiting) else { return Ok(()) };
         // Every warp now waits or has finished: the barrier is complete unless threads left early.
@@ -95,6 +97,7 @@ fn describe(env: &Env, w: &Warp, f: &Fault, ins: Option<&Instr>) -> String {
 fn run_warp<'k>(
     w: &mut Warp,
     env: &mut Env<'k>,
+    limit: u64,
     tracer: &mut Option<Tracer>,
 ) -> Result<(), (Fault, Option<&'k Instr>)> {
     let kernel = env.kernel;
@@ -108,9 +111,8 @@ fn run_warp<'k>(
             continue;
         };
         w.steps += 1;
-        if w.steps > MAX_WARP_STEPS {
-            let m =
-                format!("warp {} executed more than {MAX_WARP_STEPS} instructions; is there an endless loop?", w.id);
+        if w.steps > limit {
+            let m = format!("warp {} executed more than {limit} instructions; is there an endless loop?", w.id);
             return Err((Fault::new(group.trailing_zeros(), m), Some(ins)));
         }
         let step = |w: &mut Warp, env: &mut Env, tracer: &mut Option<Tracer>| -> Result<(Flow, u32), Fault> {
