@@ -103,8 +103,15 @@ fn run_warp<'k>(
     let kernel = env.kernel;
     let trace_lane = tracer.as_ref().and_then(|t| t.lane_in(env.ctaid, w, env.block));
     while w.live != 0 && w.waiting.is_none() {
-        let pc = lanes(w.live).map(|l| w.pc[l]).min().unwrap_or(0);
-        let group = lanes(w.live).filter(|&l| w.pc[l] == pc).fold(0u32, |m, l| m | 1 << l);
+        let (mut pc, mut group) = (u32::MAX, 0u32);
+        for l in lanes(w.live) {
+            let p = w.pc[l];
+            if p < pc {
+                (pc, group) = (p, 1 << l);
+            } else if p == pc {
+                group |= 1 << l;
+            }
+        }
         let Some(ins) = kernel.instrs.get(pc as usize) else {
             // Running off the end of the body is an implicit `ret`.
             w.live &= !group;

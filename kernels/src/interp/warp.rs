@@ -135,22 +135,25 @@ impl Warp {
             Operand::Imm(v) => v,
             Operand::NotPred(r) => (self.reg(r, lane) == 0) as u64,
             Operand::Special(s) => self.special(s, lane, env) as u64,
-            Operand::Vec(ref v) => {
-                // A packing source `{lo, hi}`: each element's width is its register's.
-                let mut out = 0u64;
-                let mut shift = 0;
-                for o in v {
-                    let w = match o {
-                        Operand::Reg(r) => env.kernel.reg_types[*r as usize].bits(),
-                        _ => 64 / v.len() as u32,
-                    };
-                    out |= (self.get(o, lane, env) & mask(w)) << shift;
-                    shift += w;
-                }
-                out
-            }
+            Operand::Vec(ref v) => self.pack(v, lane, env),
             _ => 0,
         }
+    }
+
+    /// A packing source `{lo, hi}`: each element's width is its register's.
+    #[cold]
+    fn pack(&self, v: &[Operand], lane: usize, env: &Env) -> u64 {
+        let mut out = 0u64;
+        let mut shift = 0;
+        for o in v {
+            let w = match o {
+                Operand::Reg(r) => env.kernel.reg_types[*r as usize].bits(),
+                _ => 64 / v.len() as u32,
+            };
+            out |= (self.get(o, lane, env) & mask(w)) << shift;
+            shift += w;
+        }
+        out
     }
 
     fn special(&self, s: Special, lane: usize, env: &Env) -> u32 {

@@ -43,6 +43,17 @@ pub fn value(v: u64, ty: Ty) -> i128 {
 /// `op` on two integer values of type `ty`; `b` of shifts is a u32 amount.
 pub fn bin(op: Bin, ty: Ty, a: u64, b: u64) -> u64 {
     let w = width(ty);
+    let m = mask(w);
+    // The common operations are width-agnostic on the low bits: no widening needed.
+    match op {
+        Bin::Add => return a.wrapping_add(b) & m,
+        Bin::Sub => return a.wrapping_sub(b) & m,
+        Bin::MulLo => return a.wrapping_mul(b) & m,
+        Bin::And => return a & b & m,
+        Bin::Or => return (a | b) & m,
+        Bin::Xor => return (a ^ b) & m,
+        _ => {}
+    }
     let (x, y) = (value(a, ty), value(b, ty));
     let r: i128 = match op {
         Bin::Add => x + y,
