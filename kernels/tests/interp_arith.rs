@@ -7,7 +7,7 @@ use interp_util::*;
 #[test]
 fn integer_predicate_and_selection_instructions() {
     let gpu = gpu_with("int_ops");
-    let (out, out64) = (zeros::<u32>(&gpu, 35), zeros::<u64>(&gpu, 8));
+    let (out, out64) = (zeros::<u32>(&gpu, 38), zeros::<u64>(&gpu, 8));
     gpu.launch("int_ops", "int_ops", &cfg(1, 1), &[out.arg(), out64.arg()]).unwrap();
     let i = |v: i32| v as u32;
     let expected = [
@@ -46,6 +46,9 @@ fn integer_predicate_and_selection_instructions() {
         0x5678,
         1000,
         3,
+        0x12,
+        i(-1),
+        0xFFFF_FF5F,
     ];
     let got = out.read().unwrap();
     for (k, (g, e)) in got.iter().zip(expected).enumerate() {

@@ -23,7 +23,8 @@ fn data(n: usize, seed: u32) -> Vec<f32> {
 fn gemm_launch(gpu: &Gpu, m: usize, n: usize, k: usize) -> (Vec<f32>, Vec<f32>) {
     let (a, b) = (data(m * k, 1), data(k * n, 2));
     let (da, db, dc) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap(), zeros::<f32>(gpu, m * n));
-    let cfg = LaunchConfig { grid: Dim3::new(n as u32 / 16, m as u32 / 16, 1), block: Dim3::new(16, 16, 1), shared_bytes: 0 };
+    let cfg =
+        LaunchConfig { grid: Dim3::new(n as u32 / 16, m as u32 / 16, 1), block: Dim3::new(16, 16, 1), shared_bytes: 0 };
     let args = [da.arg(), db.arg(), dc.arg(), Arg::U32(m as u32), Arg::U32(n as u32), Arg::U32(k as u32)];
     gpu.launch("programs", "sgemm_tiled", &cfg, &args).unwrap();
     let mut reference = vec![0f32; m * n];

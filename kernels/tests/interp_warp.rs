@@ -46,3 +46,14 @@ fn contended_atomics_count_every_thread() {
     assert_eq!(fsum.read().unwrap()[0], 0.5 * n as f32, "atom.add.f32");
     assert_eq!(wide.read().unwrap()[0], (n as u64) << 32, "atom.add.u64");
 }
+
+#[test]
+fn redux_over_a_subset_of_lanes() {
+    let gpu = gpu_with("warp");
+    let out = zeros::<u32>(&gpu, 4);
+    gpu.launch("warp", "reductions", &cfg(1, 32), &[out.arg()]).unwrap();
+    let odd = (1..32u32).step_by(2);
+    let expected =
+        [odd.clone().sum(), (-1i32) as u32, odd.clone().fold(u32::MAX, |a, b| a & b), odd.fold(0, |a, b| a | b)];
+    assert_eq!(out.read().unwrap(), expected);
+}

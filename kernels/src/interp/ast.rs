@@ -350,6 +350,12 @@ pub enum Op {
     Shfl(ShflMode),
     Vote(VoteMode),
     Activemask,
+    /// `redux.sync`: a warp-wide reduction (add/min/max/and/or/xor).
+    Redux(AtomOp, Ty),
+    /// `bfe`: extract a bit field (sign-extended for signed types).
+    Bfe(Ty),
+    /// `bfi`: insert a bit field.
+    Bfi(Ty),
     CpAsync,
     CpAsyncCommit,
     CpAsyncWait {

@@ -178,6 +178,15 @@ fn op_of(base: &str, m: &Mods) -> Result<Op, String> {
             Ok(Op::Vote(mode.ok_or("vote needs all/any/uni/ballot")?))
         }
         "activemask" => Ok(Op::Activemask),
+        "redux" => {
+            let op = m.0.iter().find_map(|x| atom_op(x)).ok_or("missing reduction operation")?;
+            if !matches!(op, AtomOp::Add | AtomOp::Min | AtomOp::Max | AtomOp::And | AtomOp::Or | AtomOp::Xor) {
+                return Err("redux.sync supports add, min, max, and, or, xor".into());
+            }
+            Ok(Op::Redux(op, m.ty()?))
+        }
+        "bfe" => Ok(Op::Bfe(m.ty()?)),
+        "bfi" => Ok(Op::Bfi(m.ty()?)),
         "cp" if m.has("async") => Ok(if m.has("commit_group") {
             Op::CpAsyncCommit
         } else if m.has("wait_group") {
@@ -335,7 +344,9 @@ fn arity(op: &Op) -> (usize, usize) {
         Op::Atom { reduce: false, .. } => (3, 3),
         Op::Atom { .. } => (2, 2),
         Op::Shfl(_) => (5, 5),
-        Op::Vote(_) => (3, 3),
+        Op::Vote(_) | Op::Redux(..) => (3, 3),
+        Op::Bfe(_) => (4, 4),
+        Op::Bfi(_) => (5, 5),
         Op::CpAsync => (3, 4),
         Op::Mma { .. } => (4, 4),
         Op::Prmt => (4, 4),

@@ -310,7 +310,13 @@ fn parse_function(p: &mut Parser, module_shared: &[SharedDecl]) -> PResult<Kerne
                     max_align = max_align.max(align);
                     scope.symbols.insert(n, Symbol::DynShared);
                 }
-                ".pragma" | ".loc" | ".maxnreg" => p.skip_statement()?,
+                ".pragma" | ".maxnreg" => p.skip_statement()?,
+                // Debug line information has no semicolon: it ends with its line.
+                ".loc" | ".file" => {
+                    while p.toks.get(p.pos).is_some_and(|t| t.line == line) {
+                        p.pos += 1;
+                    }
+                }
                 _ if w.starts_with('.') => return p.err(format!("unsupported directive `{w}` in {name}")),
                 _ => {
                     p.pos -= 1;

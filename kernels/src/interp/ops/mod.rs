@@ -109,7 +109,19 @@ pub fn execute(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32, group: u32) 
         }
         Op::Ld { .. } | Op::St { .. } | Op::Atom { .. } | Op::Cvta { .. } => mem::access(w, env, ins, exec)?,
         Op::CpAsync | Op::CpAsyncCommit | Op::CpAsyncWait { .. } => mem::cp_async(w, env, ins, exec)?,
-        Op::Shfl(_) | Op::Vote(_) => warp::collective(w, env, ins, exec, group)?,
+        Op::Shfl(_) | Op::Vote(_) | Op::Redux(..) => warp::collective(w, env, ins, exec, group)?,
+        Op::Bfe(ty) => {
+            for l in lanes(exec) {
+                let [x, p, n] = [1, 2, 3].map(|i| w.get(&a[i], l, env));
+                w.put(&a[0], l, int::bfe(ty, x, p & 0xFF, n & 0xFF), k);
+            }
+        }
+        Op::Bfi(ty) => {
+            for l in lanes(exec) {
+                let [x, y, p, n] = [1, 2, 3, 4].map(|i| w.get(&a[i], l, env));
+                w.put(&a[0], l, int::bfi(ty, x, y, p & 0xFF, n & 0xFF), k);
+            }
+        }
         Op::Ldmatrix { .. } | Op::Mma { .. } => super::mma::execute(w, env, ins, exec)?,
         Op::Bra => {
             if let Operand::Label(t) = a[0] {
