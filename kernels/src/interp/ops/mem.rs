@@ -191,7 +191,7 @@ fn atomic(op: AtomOp, ty: Ty, old: u64, b: u64, c: u64) -> u64 {
     }
 }
 
-/// `cp.async` (checked at issue, copied at wait time), `commit_group` and `wait_group`/`wait_all`.
+/// `cp.async` (checked and race-recorded at issue, copied at wait time), `commit_group` and `wait_group`/`wait_all`.
 pub fn cp_async(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32) -> Result<(), Fault> {
     let a = &ins.args;
     match ins.op {
@@ -213,7 +213,9 @@ pub fn cp_async(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32) -> Result<(
                 if src_bytes > 0 {
                     env.global.bytes_mut(src, src_bytes as usize).map_err(fault)?;
                 }
-                env.shared.access(dst, bytes as usize, w.thread(l), true, ins.line, false).map_err(fault)?;
+                // The copy may land any time until its wait: the race detector sees a write from now
+                // on (and again when it lands), so touching the bytes before the wait is a race.
+                env.shared.access(dst, bytes as usize, w.thread(l), true, ins.line, env.check_races).map_err(fault)?;
                 w.cp_pending.push(AsyncCopy { lane: l as u32, src, dst, bytes, src_bytes, line: ins.line });
             }
         }
