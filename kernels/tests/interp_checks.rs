@@ -126,3 +126,51 @@ fn parse_errors_name_module_and_line() {
     let e = gpu.load("bad4", &bad.replace("}\n", "")).unwrap_err().to_string();
     assert_mentions(&e, &["PTX bad4", "unexpected end of module"]);
 }
+
+#[test]
+fn damaged_modules_are_errors_not_panics() {
+    // Every test module with one line dropped, or cut short at that line: parsing must return (a
+    // module or an error) without panicking.
+    for name in ["int_ops", "float_ops", "control", "warp", "memory", "tensor", "checks", "programs"] {
+        let src = ptx(name);
+        let lines: Vec<&str> = src.lines().collect();
+        for i in 0..lines.len() {
+            let dropped = [&lines[..i], &lines[i + 1..]].concat().join("\n");
+            let cut = lines[..i].join("\n");
+            for (what, text) in [("without", dropped), ("cut at", cut)] {
+                let result = std::panic::catch_unwind(|| kernels::interp::parser::parse(&text).map(|_| ()));
+                assert!(result.is_ok(), "{name} {what} line {}: the parser panicked", i + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn damaged_kernels_fail_cleanly_when_run() {
+    // Each kernel with one line dropped is run (when it still parses): any outcome but a panic.
+    let cases: [(&str, &str, u32, usize); 4] = [
+        ("control", "diverge", 64, 2),
+        ("warp", "shuffles", 32, 1),
+        ("tensor", "gemm_pipelined", 64, 3),
+        ("programs", "layernorm", 64, 6),
+    ];
+    for (module, kernel, block, ptrs) in cases {
+        let src = ptx(module);
+        let lines: Vec<&str> = src.lines().collect();
+        for i in 0..lines.len() {
+            let text = [&lines[..i], &lines[i + 1..]].concat().join("\n");
+            let gpu = Gpu::new(Arc::new(Interpreter::new().with_step_limit(100_000)));
+            if gpu.load(module, &text).is_err() {
+                continue;
+            }
+            let bufs: Vec<_> = (0..ptrs).map(|_| zeros::<u32>(&gpu, 4096)).collect();
+            let mut args: Vec<Arg> = bufs.iter().map(|b| b.arg()).collect();
+            if kernel == "layernorm" {
+                args.extend([Arg::U32(64), Arg::F32(1e-5)]);
+            }
+            let launch = || gpu.launch(module, kernel, &cfg(1, block), &args);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(launch));
+            assert!(run.is_ok(), "{module}::{kernel} without line {}: the interpreter panicked", i + 1);
+        }
+    }
+}

@@ -149,6 +149,9 @@ fn op_of(base: &str, m: &Mods) -> Result<Op, String> {
         "st" => Ok(Op::St { space: m.space(), ty: m.ty()?, vec: m.vec() }),
         "atom" | "red" => {
             let op = m.0.iter().find_map(|x| atom_op(x)).ok_or("missing atomic operation")?;
+            if base == "red" && matches!(op, AtomOp::Cas | AtomOp::Exch) {
+                return Err(format!("red has no {op:?} form; use atom"));
+            }
             Ok(Op::Atom { space: m.space(), op, ty: m.ty()?, reduce: base == "red" })
         }
         "bra" | "brx" => Ok(Op::Bra),
@@ -330,7 +333,11 @@ fn arity(op: &Op) -> (usize, usize) {
     match op {
         Op::Ret | Op::Exit | Op::Nop | Op::CpAsyncCommit => (0, 8),
         Op::Bar { .. } | Op::WarpSync => (0, 2),
-        Op::Bra | Op::CpAsyncWait { .. } | Op::Activemask => (0, 1),
+        Op::Bra | Op::Activemask => (0, 1),
+        Op::CpAsyncWait { all } => {
+            let n = !all as usize;
+            (n, n)
+        }
         Op::Mov(_) | Op::Un(..) | Op::Cvta { .. } | Op::Ld { .. } | Op::St { .. } => (2, 2),
         Op::Ldmatrix { .. } => (2, 2),
         Op::Cvt { .. } => (2, 3),
