@@ -64,33 +64,43 @@ fn shared_memory_race_without_barrier() {
 }
 
 #[test]
-fn barrier_reached_by_half_a_warp() {
+fn halves_of_a_warp_at_different_barriers() {
     let msg = fails("divergent_barrier", 32, &[], 1);
-    assert_mentions(&msg, &["kernel divergent_barrier", "line 70", "bar.sync", "divergent barrier", "tid=(16,0,0)"]);
+    assert_mentions(
+        &msg,
+        &[
+            "kernel divergent_barrier",
+            "line 73",
+            "bar.sync",
+            "tid=(16,0,0)",
+            "divergent barrier",
+            "tid=(0,0,0) of the same warp is at line 70",
+        ],
+    );
 }
 
 #[test]
 fn threads_exit_while_others_wait_at_a_barrier() {
     let msg = fails("exit_before_barrier", 64, &[], 1);
-    assert_mentions(&msg, &["kernel exit_before_barrier", "tid=(40,0,0) exited", "barrier on line 83"]);
+    assert_mentions(&msg, &["kernel exit_before_barrier", "tid=(40,0,0) exited", "barrier on line 86"]);
 }
 
 #[test]
 fn read_of_an_unwritten_register() {
     let msg = fails("uninit", 32, &[], 1);
-    assert_mentions(&msg, &["kernel uninit", "line 94", "add.u32 %r3, %r1, %r2", "tid=(0,0,0)", "%r2 is read before"]);
+    assert_mentions(&msg, &["kernel uninit", "line 97", "add.u32 %r3, %r1, %r2", "tid=(0,0,0)", "%r2 is read before"]);
 }
 
 #[test]
 fn misaligned_load() {
     let msg = fails("misaligned", 1, &[], 4);
-    assert_mentions(&msg, &["kernel misaligned", "line 105", "misaligned 4-byte", "tid=(0,0,0)"]);
+    assert_mentions(&msg, &["kernel misaligned", "line 108", "misaligned 4-byte", "tid=(0,0,0)"]);
 }
 
 #[test]
 fn shuffle_with_absent_members() {
     let msg = fails("partial_shfl", 32, &[], 1);
-    assert_mentions(&msg, &["kernel partial_shfl", "line 118", "lane 1 is in the member mask"]);
+    assert_mentions(&msg, &["kernel partial_shfl", "line 121", "lane 1 is in the member mask"]);
 }
 
 #[test]
