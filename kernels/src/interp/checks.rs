@@ -11,7 +11,9 @@
 /// instruction and thread).
 #[derive(Debug)]
 pub struct Fault {
+    /// The lane of the warp that faulted.
     pub lane: u32,
+    /// What went wrong.
     pub msg: String,
 }
 
@@ -38,6 +40,7 @@ struct Shadow {
 
 /// The shared memory of the CTA being run, with the per-byte history of the current interval.
 pub struct SharedMem {
+    /// The CTA's shared bytes (static arrays first, then dynamic memory).
     pub bytes: Vec<u8>,
     shadow: Vec<Shadow>,
     epoch: u32,

@@ -9,7 +9,9 @@ use super::warp::{Warp, WARP};
 /// The thread to trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceTarget {
+    /// The CTA (`%ctaid`).
     pub ctaid: [u32; 3],
+    /// The thread in it (`%tid`).
     pub tid: [u32; 3],
 }
 
@@ -31,7 +33,9 @@ impl TraceTarget {
 
 /// Collects the trace of one launch.
 pub struct Tracer {
+    /// Whom to trace.
     pub target: TraceTarget,
+    /// The lines so far.
     pub lines: Vec<String>,
     pending: String,
 }
