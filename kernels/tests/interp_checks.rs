@@ -188,3 +188,13 @@ fn damaged_kernels_fail_cleanly_when_run() {
         }
     }
 }
+
+#[test]
+fn warp_sync_orders_a_shared_memory_exchange() {
+    let msg = fails("warp_exchange", 32, &[Arg::U32(0)], 32);
+    assert_mentions(&msg, &["kernel warp_exchange", "ld.shared.u32", "race", "tid=(1,0,0)"]);
+    let gpu = gpu_with("checks");
+    let out = zeros::<u32>(&gpu, 32);
+    gpu.launch("checks", "warp_exchange", &cfg(1, 32), &[out.arg(), Arg::U32(1)]).unwrap();
+    assert_eq!(out.read().unwrap(), (0..32).map(|l| 3 * (l ^ 1)).collect::<Vec<u32>>());
+}
