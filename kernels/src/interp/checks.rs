@@ -124,7 +124,12 @@ impl SharedMem {
         let s = &mut self.shadow[i];
         if s.epoch != self.epoch {
             // First access of this byte in the interval: nothing to clash with.
-            *s = Shadow { epoch: self.epoch, ..Shadow::default() };
+            *s = if write {
+                Shadow { epoch: self.epoch, writer: me, wline: line, wsync: sync, ..Shadow::default() }
+            } else {
+                Shadow { epoch: self.epoch, reader: me, rline: line, rwarp: warp, rsync: sync, ..Shadow::default() }
+            };
+            return Ok(());
         }
         // Another thread's access is ordered before ours only through a barrier (a new epoch) or a
         // bar.warp.sync of our common warp since it happened.
