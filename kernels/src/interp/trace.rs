@@ -3,7 +3,7 @@
 //! [`super::Interpreter::with_trace`]; lines go to stderr and are kept for
 //! [`super::Interpreter::trace_lines`].
 
-use super::ast::{Instr, Kernel, Ty};
+use super::ast::{Instr, Kernel, Operand, Ty};
 use super::warp::{Warp, WARP};
 
 /// The thread to trace.
@@ -60,7 +60,15 @@ impl Tracer {
     pub fn before(&mut self, ins: &Instr, w: &Warp, lane: usize, runs: bool, k: &Kernel) {
         let reads: Vec<String> = ins.srcs.iter().map(|&r| show(w, r, lane, k)).collect();
         let off = if runs { "" } else { " (predicated off)" };
-        self.pending = format!("line {:>4}: {}{off}  | reads {}", ins.line, ins.text, reads.join(" "));
+        // The effective address, which the registers alone leave to mental arithmetic.
+        let addr = ins.args.iter().find_map(|a| match *a {
+            Operand::Addr { base, offset } => {
+                Some(format!(" | address 0x{:x}", base.map_or(0, |r| w.reg(r, lane)).wrapping_add(offset as u64)))
+            }
+            _ => None,
+        });
+        let addr = addr.unwrap_or_default();
+        self.pending = format!("line {:>4}: {}{off}  | reads {}{addr}", ins.line, ins.text, reads.join(" "));
     }
 
     /// Completes the line with the values written, and emits it.
