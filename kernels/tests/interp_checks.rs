@@ -119,6 +119,11 @@ fn launch_argument_mismatch() {
     assert!(matches!(e, Error::Launch { .. }), "{e}");
     let e = gpu.launch("checks", "race", &cfg(1, 32), &[Arg::U64(0), Arg::U64(1)]).unwrap_err();
     assert!(e.to_string().contains("parameter fixed has 4"), "{e}");
+    let huge = kernels::LaunchConfig { shared_bytes: 300 * 1024, ..cfg(1, 32) };
+    let e = gpu.launch("checks", "race", &huge, &[Arg::U64(0), Arg::U32(1)]).unwrap_err();
+    assert!(e.to_string().contains("bytes of shared memory exceed"), "{e}");
+    let e = gpu.launch("checks", "race", &cfg(1, 2048), &[Arg::U64(0), Arg::U32(1)]).unwrap_err();
+    assert!(e.to_string().contains("invalid launch shape"), "{e}");
     let e = gpu.launch("checks", "nope", &cfg(1, 32), &[]).unwrap_err();
     assert!(matches!(e, Error::UnknownKernel { .. }), "{e}");
 }
