@@ -203,3 +203,18 @@ fn warp_sync_orders_a_shared_memory_exchange() {
     gpu.launch("checks", "warp_exchange", &cfg(1, 32), &[out.arg(), Arg::U32(1)]).unwrap();
     assert_eq!(out.read().unwrap(), (0..32).map(|l| 3 * (l ^ 1)).collect::<Vec<u32>>());
 }
+
+#[test]
+fn load_of_never_written_global_memory() {
+    let gpu = gpu_with("memory");
+    let input = gpu.alloc::<u8>(16).unwrap(); // allocated, never written
+    let (out, out64) = (zeros::<u32>(&gpu, 14), zeros::<u64>(&gpu, 3));
+    let msg = launch_err(&gpu, "memory", "widths", cfg(1, 1), &[input.arg(), out.arg(), out64.arg()]);
+    assert_mentions(&msg, &["kernel widths", "ld.global.s8", "tid=(0,0,0)", "reads byte 0", "nothing has written"]);
+    let relaxed = Gpu::new(Arc::new(Interpreter::new().without_uninit_check()));
+    relaxed.load("memory", &ptx("memory")).unwrap();
+    let input = relaxed.alloc::<u8>(16).unwrap();
+    let (out, out64) = (zeros::<u32>(&relaxed, 14), zeros::<u64>(&relaxed, 3));
+    relaxed.launch("memory", "widths", &cfg(1, 1), &[input.arg(), out.arg(), out64.arg()]).unwrap();
+    assert_eq!(out.read().unwrap()[1], 0xCD, "unwritten bytes read as the 0xCD fill");
+}

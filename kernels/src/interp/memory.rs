@@ -17,16 +17,36 @@ pub const LOCAL_WINDOW: u64 = 0x7E00_0000_0000;
 /// Size of each window; generic addresses inside one belong to it.
 pub const WINDOW_SIZE: u64 = 1 << 32;
 
+/// How a kernel touches global memory, for the uninitialised-memory check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    /// A kernel load: every byte must have been written (when the check is on).
+    Read,
+    /// A store: the bytes become initialised.
+    Write,
+    /// Bounds only (a `cp.async` being issued, a host copy out).
+    Peek,
+}
+
+/// One allocation: its bytes and which of them have ever been written.
+#[derive(Debug)]
+struct Alloc {
+    data: Vec<u8>,
+    written: Vec<bool>,
+}
+
 /// The set of live allocations.
 #[derive(Debug)]
 pub struct GlobalMem {
-    allocs: BTreeMap<u64, Vec<u8>>,
+    allocs: BTreeMap<u64, Alloc>,
     next: u64,
+    /// Whether kernel loads of never-written bytes fail.
+    pub check_uninit: bool,
 }
 
 impl Default for GlobalMem {
     fn default() -> Self {
-        Self { allocs: BTreeMap::new(), next: GLOBAL_BASE }
+        Self { allocs: BTreeMap::new(), next: GLOBAL_BASE, check_uninit: true }
     }
 }
 
@@ -35,7 +55,7 @@ impl GlobalMem {
     pub fn alloc(&mut self, bytes: usize) -> u64 {
         let addr = self.next;
         self.next = (addr + bytes as u64 + GUARD_GAP).div_ceil(ALLOC_ALIGN) * ALLOC_ALIGN;
-        self.allocs.insert(addr, vec![0xCD; bytes]);
+        self.allocs.insert(addr, Alloc { data: vec![0xCD; bytes], written: vec![false; bytes] });
         addr
     }
 
@@ -48,17 +68,31 @@ impl GlobalMem {
     }
 
     /// The `len` bytes at `addr`, which must lie inside one live allocation.
-    pub fn bytes_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], String> {
+    pub fn bytes_mut(&mut self, addr: u64, len: usize, access: Access) -> Result<&mut [u8], String> {
         let found = self.allocs.range_mut(..=addr).next_back();
         match found {
-            Some((&start, data)) if addr.saturating_add(len as u64) <= start + data.len() as u64 => {
+            Some((&start, a)) if addr.saturating_add(len as u64) <= start + a.data.len() as u64 => {
                 let off = (addr - start) as usize;
-                Ok(&mut data[off..off + len])
+                let written = &mut a.written[off..off + len];
+                match access {
+                    Access::Write => written.fill(true),
+                    Access::Read if self.check_uninit => {
+                        if let Some(i) = written.iter().position(|w| !w) {
+                            return Err(format!(
+                                "global load of {len} bytes at 0x{addr:x} reads byte {} of the allocation at \
+                                 0x{start:x}, which nothing has written (upload or zero buffers before kernels read them)",
+                                off + i
+                            ));
+                        }
+                    }
+                    _ => {}
+                }
+                Ok(&mut a.data[off..off + len])
             }
-            Some((&start, data)) if addr < start + data.len() as u64 + GUARD_GAP => Err(format!(
+            Some((&start, a)) if addr < start + a.data.len() as u64 + GUARD_GAP => Err(format!(
                 "global access of {len} bytes at 0x{addr:x} runs past the end of the {}-byte allocation at 0x{start:x} \
                  (offset {})",
-                data.len(),
+                a.data.len(),
                 addr - start
             )),
             _ => Err(format!("global access of {len} bytes at 0x{addr:x} is outside every live allocation")),
@@ -67,13 +101,13 @@ impl GlobalMem {
 
     /// Reads `len` bytes (host side).
     pub fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<(), String> {
-        out.copy_from_slice(self.bytes_mut(addr, out.len())?);
+        out.copy_from_slice(self.bytes_mut(addr, out.len(), Access::Peek)?);
         Ok(())
     }
 
     /// Writes bytes (host side).
     pub fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), String> {
-        self.bytes_mut(addr, src.len())?.copy_from_slice(src);
+        self.bytes_mut(addr, src.len(), Access::Write)?.copy_from_slice(src);
         Ok(())
     }
 }
@@ -111,10 +145,15 @@ mod tests {
         let b = m.alloc(4);
         assert_eq!(a % ALLOC_ALIGN, 0);
         assert!(b > a + 10);
-        assert!(m.bytes_mut(a + 6, 4).is_ok());
-        assert!(m.bytes_mut(a + 8, 4).unwrap_err().contains("past the end of the 10-byte allocation"));
+        assert!(m.bytes_mut(a + 6, 4, Access::Peek).is_ok());
+        assert!(m.bytes_mut(a + 8, 4, Access::Peek).unwrap_err().contains("past the end of the 10-byte allocation"));
+        assert!(m.bytes_mut(a + 4, 4, Access::Read).unwrap_err().contains("reads byte 4"));
+        m.write(a + 4, &[1, 2]).unwrap();
+        assert!(m.bytes_mut(a + 4, 4, Access::Read).unwrap_err().contains("reads byte 6"));
+        m.bytes_mut(a + 6, 2, Access::Write).unwrap();
+        assert!(m.bytes_mut(a + 4, 4, Access::Read).is_ok());
         m.free(a).unwrap();
-        assert!(m.bytes_mut(a, 1).unwrap_err().contains("outside every live allocation"));
+        assert!(m.bytes_mut(a, 1, Access::Peek).unwrap_err().contains("outside every live allocation"));
         assert!(m.free(a).is_err());
     }
 }

@@ -69,6 +69,12 @@ impl Interpreter {
         Self { state: Mutex::new(State::default()), trace, check_races: true, step_limit: exec::DEFAULT_STEP_LIMIT }
     }
 
+    /// Lets kernels load global bytes that nothing has written (they read as 0xCD).
+    pub fn without_uninit_check(self) -> Self {
+        self.lock().mem.check_uninit = false;
+        self
+    }
+
     /// Traces one thread of every launch (printed to stderr, kept for [`Self::trace_lines`]).
     pub fn with_trace(mut self, target: TraceTarget) -> Self {
         self.trace = Some(target);

@@ -6,7 +6,7 @@ use super::float;
 use super::int::{self, mask};
 use crate::interp::ast::{AtomOp, Instr, Op, Operand, Space, Ty};
 use crate::interp::checks::Fault;
-use crate::interp::memory::{load_le, store_le, LOCAL_WINDOW, SHARED_WINDOW, WINDOW_SIZE};
+use crate::interp::memory::{load_le, store_le, Access, LOCAL_WINDOW, SHARED_WINDOW, WINDOW_SIZE};
 use crate::interp::warp::{lanes, AsyncCopy, Env, Warp};
 
 /// The address an `[base+offset]` operand names in `lane`.
@@ -52,7 +52,10 @@ fn touch(
         return Err(fault(format!("misaligned {len}-byte {} access at address 0x{addr:x}", space.name())));
     }
     let bytes: &mut [u8] = match space {
-        Space::Global => env.global.bytes_mut(addr, len).map_err(fault)?,
+        Space::Global => {
+            let access = if val.is_some() { Access::Write } else { Access::Read };
+            env.global.bytes_mut(addr, len, access).map_err(fault)?
+        }
         Space::Shared => {
             env.shared.access(addr, len, w.thread(lane), val.is_some(), line, race && env.check_races).map_err(fault)?
         }
@@ -212,7 +215,7 @@ pub fn cp_async(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32) -> Result<(
                     return Err(fault(format!("misaligned {bytes}-byte cp.async from 0x{src:x} to shared {dst}")));
                 }
                 if src_bytes > 0 {
-                    env.global.bytes_mut(src, src_bytes as usize).map_err(fault)?;
+                    env.global.bytes_mut(src, src_bytes as usize, Access::Peek).map_err(fault)?;
                 }
                 // The copy may land any time until its wait: the race detector sees a write from now
                 // on (and again when it lands), so touching the bytes before the wait is a race.
@@ -247,7 +250,7 @@ pub fn finish_copies(w: &mut Warp, env: &mut Env, copies: &[AsyncCopy]) -> Resul
         let mut buf = [0u8; 16];
         if c.src_bytes > 0 {
             buf[..c.src_bytes as usize]
-                .copy_from_slice(env.global.bytes_mut(c.src, c.src_bytes as usize).map_err(fault)?);
+                .copy_from_slice(env.global.bytes_mut(c.src, c.src_bytes as usize, Access::Read).map_err(fault)?);
         }
         let thread = w.thread(c.lane as usize);
         let dst = env.shared.access(c.dst, c.bytes as usize, thread, true, c.line, env.check_races).map_err(fault)?;
