@@ -1,7 +1,7 @@
 //! The PTX interpreter: runs the project's PTX on the CPU with the CUDA execution model (a grid of
 //! CTAs, warps of 32 lanes in lockstep, barriers, shared memory) and checks what a GPU would not
 //! report clearly: out-of-bounds and misaligned accesses, shared-memory races, divergent barriers,
-//! reads of uninitialised registers. See `kernels/INTERPRETER.md` for what is supported and how.
+//! reads of uninitialised registers and of never-written global memory. See `kernels/INTERPRETER.md` for what is supported and how.
 //!
 //! - [`lexer`], [`parser`], [`decode`] (with [`opcode`]) → [`ast`]: text to decoded instructions, once per
 //!   module.
