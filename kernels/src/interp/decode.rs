@@ -63,6 +63,15 @@ fn operand(raw: &Raw, ty: Option<Ty>, space: Space, scope: &Scope, is_target: bo
             if let Some(&r) = scope.regs.get(n) {
                 Operand::Addr { base: Some(r), offset: *off }
             } else if let Some((sp, base)) = symbol_offset(scope, n) {
+                // A generic access to a shared or local variable uses the variable's generic address.
+                let window = match (space, sp) {
+                    (Space::Generic, Space::Shared) => Some(super::memory::SHARED_WINDOW),
+                    (Space::Generic, Space::Local) => Some(super::memory::LOCAL_WINDOW),
+                    _ => None,
+                };
+                if let Some(w) = window {
+                    return Ok(Operand::Addr { base: None, offset: (w as i64) + base + off });
+                }
                 if sp != space {
                     return Err(format!("{n} lives in {} but the instruction accesses {}", sp.name(), space.name()));
                 }
