@@ -8,12 +8,21 @@
 //! - [`backend`]: the [`Backend`] trait a backend implements (memory, modules, launches).
 //! - [`gpu`]: [`Gpu`], the handle user code holds, and typed device buffers ([`Buffer`]).
 //! - [`interp`]: the PTX interpreter backend.
+//! - `cuda` (feature `cuda`): the CUDA driver backend.
+//! - [`ptx`]: PTX sources and the templates generating their variants; [`ptx::all`] lists every module.
+//!
+//! Kernel families, each with a CPU reference and typed launch wrappers (README.md tells the anatomy):
+//! - [`gemm`]: f32 GEMM, numbered variants 1 naive, 2 shared-memory tiled, 3 register-blocked.
 
 pub mod backend;
+#[cfg(feature = "cuda")]
+pub mod cuda;
 pub mod error;
+pub mod gemm;
 pub mod gpu;
 pub mod interp;
 pub mod launch;
+pub mod ptx;
 
 pub use backend::Backend;
 pub use error::{Error, Result};
