@@ -13,6 +13,8 @@
 //!
 //! Kernel families, each with a CPU reference and typed launch wrappers (README.md tells the anatomy):
 //! - [`gemm`]: f32 GEMM, numbered variants 1 naive, 2 shared-memory tiled, 3 register-blocked.
+//! - [`softmax`]: row softmax forward and backward (warp per row, shuffle reductions).
+//! - [`layernorm`]: layernorm forward (saving mean and rstd) and backward (dx, dweight, dbias).
 
 pub mod backend;
 #[cfg(feature = "cuda")]
@@ -22,7 +24,9 @@ pub mod gemm;
 pub mod gpu;
 pub mod interp;
 pub mod launch;
+pub mod layernorm;
 pub mod ptx;
+pub mod softmax;
 
 pub use backend::Backend;
 pub use error::{Error, Result};

@@ -25,6 +25,8 @@ pub struct Module {
 pub fn all() -> Vec<Module> {
     let mut out = Vec::new();
     out.extend(crate::gemm::modules());
+    out.extend(crate::softmax::modules());
+    out.extend(crate::layernorm::modules());
     out
 }
 
