@@ -15,10 +15,15 @@
 //! - [`gemm`]: f32 GEMM, numbered variants 1 naive, 2 shared-memory tiled, 3 register-blocked.
 //! - [`softmax`]: row softmax forward and backward (warp per row, shuffle reductions).
 //! - [`layernorm`]: layernorm forward (saving mean and rstd) and backward (dx, dweight, dbias).
+//! - [`elementwise`]: GELU (erf form) forward and backward, broadcasting add and mul.
+//! - [`reduce`]: sums over rows or columns.
+//! - [`cast`]: f32 <-> bf16, round to nearest even.
 
 pub mod backend;
+pub mod cast;
 #[cfg(feature = "cuda")]
 pub mod cuda;
+pub mod elementwise;
 pub mod error;
 pub mod gemm;
 pub mod gpu;
@@ -26,6 +31,7 @@ pub mod interp;
 pub mod launch;
 pub mod layernorm;
 pub mod ptx;
+pub mod reduce;
 pub mod softmax;
 
 pub use backend::Backend;

@@ -27,6 +27,9 @@ pub fn all() -> Vec<Module> {
     out.extend(crate::gemm::modules());
     out.extend(crate::softmax::modules());
     out.extend(crate::layernorm::modules());
+    out.extend(crate::elementwise::modules());
+    out.extend(crate::reduce::modules());
+    out.extend(crate::cast::modules());
     out
 }
 
