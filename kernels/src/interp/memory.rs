@@ -1,0 +1,111 @@
+//! Global memory of the interpreter: allocations at distinct, aligned 64-bit addresses with unmapped
+//! gaps between them, so that an access just past the end of a buffer is caught as out of bounds.
+//! Also the fixed windows that generic addresses use for shared and local memory.
+
+use std::collections::BTreeMap;
+
+/// First address handed out: far from zero, so a null or small integer pointer is never valid.
+pub const GLOBAL_BASE: u64 = 0x1_0000_0000;
+/// Alignment of every allocation (cudaMalloc gives at least 256 bytes).
+const ALLOC_ALIGN: u64 = 256;
+/// Unmapped bytes left after each allocation.
+const GUARD_GAP: u64 = 4096;
+/// Generic address of shared offset 0 (what `cvta.shared` adds).
+pub const SHARED_WINDOW: u64 = 0x7F00_0000_0000;
+/// Generic address of local offset 0.
+pub const LOCAL_WINDOW: u64 = 0x7E00_0000_0000;
+/// Size of each window; generic addresses inside one belong to it.
+pub const WINDOW_SIZE: u64 = 1 << 32;
+
+/// The set of live allocations.
+#[derive(Debug)]
+pub struct GlobalMem {
+    allocs: BTreeMap<u64, Vec<u8>>,
+    next: u64,
+}
+
+impl Default for GlobalMem {
+    fn default() -> Self {
+        Self { allocs: BTreeMap::new(), next: GLOBAL_BASE }
+    }
+}
+
+impl GlobalMem {
+    /// Reserves `bytes` (filled with a recognisable pattern, as memory is uninitialised).
+    pub fn alloc(&mut self, bytes: usize) -> u64 {
+        let addr = self.next;
+        self.next = (addr + bytes as u64 + GUARD_GAP).div_ceil(ALLOC_ALIGN) * ALLOC_ALIGN;
+        self.allocs.insert(addr, vec![0xCD; bytes]);
+        addr
+    }
+
+    /// Releases the allocation that starts at `addr`.
+    pub fn free(&mut self, addr: u64) -> Result<(), String> {
+        self.allocs
+            .remove(&addr)
+            .map(|_| ())
+            .ok_or_else(|| format!("free of 0x{addr:x}, which is not a live allocation"))
+    }
+
+    /// The `len` bytes at `addr`, which must lie inside one live allocation.
+    pub fn bytes_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], String> {
+        let found = self.allocs.range_mut(..=addr).next_back();
+        match found {
+            Some((&start, data)) if addr + len as u64 <= start + data.len() as u64 => {
+                let off = (addr - start) as usize;
+                Ok(&mut data[off..off + len])
+            }
+            Some((&start, data)) if addr < start + data.len() as u64 + GUARD_GAP => Err(format!(
+                "global access of {len} bytes at 0x{addr:x} runs past the end of the {}-byte allocation at 0x{start:x} \
+                 (offset {})",
+                data.len(),
+                addr - start
+            )),
+            _ => Err(format!("global access of {len} bytes at 0x{addr:x} is outside every live allocation")),
+        }
+    }
+
+    /// Reads `len` bytes (host side).
+    pub fn read(&mut self, addr: u64, out: &mut [u8]) -> Result<(), String> {
+        out.copy_from_slice(self.bytes_mut(addr, out.len())?);
+        Ok(())
+    }
+
+    /// Writes bytes (host side).
+    pub fn write(&mut self, addr: u64, src: &[u8]) -> Result<(), String> {
+        self.bytes_mut(addr, src.len())?.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// Little-endian load of `len` (1..=8) bytes.
+pub fn load_le(b: &[u8]) -> u64 {
+    let mut v = [0u8; 8];
+    v[..b.len()].copy_from_slice(b);
+    u64::from_le_bytes(v)
+}
+
+/// Little-endian store of the low `b.len()` bytes of `v`.
+pub fn store_le(b: &mut [u8], v: u64) {
+    let n = b.len();
+    b.copy_from_slice(&v.to_le_bytes()[..n]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds_and_gaps() {
+        let mut m = GlobalMem::default();
+        let a = m.alloc(10);
+        let b = m.alloc(4);
+        assert_eq!(a % ALLOC_ALIGN, 0);
+        assert!(b > a + 10);
+        assert!(m.bytes_mut(a + 6, 4).is_ok());
+        assert!(m.bytes_mut(a + 8, 4).unwrap_err().contains("past the end of the 10-byte allocation"));
+        m.free(a).unwrap();
+        assert!(m.bytes_mut(a, 1).unwrap_err().contains("outside every live allocation"));
+        assert!(m.free(a).is_err());
+    }
+}
