@@ -18,13 +18,19 @@
 //! - [`elementwise`]: GELU (erf form) forward and backward, broadcasting add and mul.
 //! - [`reduce`]: sums over rows or columns.
 //! - [`cast`]: f32 <-> bf16, round to nearest even.
+//! - [`cross_entropy`]: fused cross-entropy loss and dlogits.
+//! - [`gather`]: take / put rows by an index list (masked patches).
+//! - [`adamw`]: fused multi-tensor AdamW.
 
+pub mod adamw;
 pub mod backend;
 pub mod cast;
+pub mod cross_entropy;
 #[cfg(feature = "cuda")]
 pub mod cuda;
 pub mod elementwise;
 pub mod error;
+pub mod gather;
 pub mod gemm;
 pub mod gpu;
 pub mod interp;

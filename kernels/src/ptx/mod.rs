@@ -30,6 +30,9 @@ pub fn all() -> Vec<Module> {
     out.extend(crate::elementwise::modules());
     out.extend(crate::reduce::modules());
     out.extend(crate::cast::modules());
+    out.extend(crate::cross_entropy::modules());
+    out.extend(crate::gather::modules());
+    out.extend(crate::adamw::modules());
     out
 }
 
