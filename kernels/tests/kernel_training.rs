@@ -34,7 +34,7 @@ fn take_rows_then_put_rows_round_trips_masked_patches() {
     for &(rows, cols) in &[(1, 1), (7, 3), (33, 5), (197, 7)] {
         let src = common::values(rows * cols, 9, 1.0);
         // Every third row, in a scrambled order.
-        let idx: Vec<u32> = (0..rows as u32).filter(|r| r % 3 == 0).rev().collect();
+        let idx: Vec<u32> = (0..rows as u32).filter(|r| r.is_multiple_of(3)).rev().collect();
         let (dsrc, didx) = (gpu.upload(&src).unwrap(), gpu.upload(&idx).unwrap());
         let taken = gpu.alloc::<f32>(idx.len() * cols).unwrap();
         gather::take_rows(&gpu, &taken, &dsrc, &didx, cols).unwrap();
@@ -65,7 +65,7 @@ fn adamw_updates_several_tensors_in_one_launch() {
         })
         .collect();
     let dev: Vec<[kernels::Buffer<f32>; 4]> = host.iter().map(|t| t.clone().map(|v| gpu.upload(&v).unwrap())).collect();
-    let decay = |i: usize| if i % 2 == 0 { 0.05 } else { 0.0 };
+    let decay = |i: usize| if i.is_multiple_of(2) { 0.05 } else { 0.0 };
     let tensors: Vec<Tensor> = dev
         .iter()
         .enumerate()

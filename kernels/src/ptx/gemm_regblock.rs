@@ -36,8 +36,14 @@ impl Tiles {
         let p2 = [self.bm, self.bn, self.bk, self.tm, self.tn, self.bn / self.tn];
         assert!(p2.iter().all(|v| v.is_power_of_two()), "{self:?}: sizes must be powers of two");
         // Each thread loads whole rows' worth of the staged tiles, at a fixed (k, m) / (k, n) phase.
-        assert!(nt % self.bk == 0 && nt % self.bn == 0 && nt <= 1024, "{self:?}: threads must tile BK and BN");
-        assert!((self.bm * self.bk) % nt == 0 && (self.bk * self.bn) % nt == 0, "{self:?}: uneven staging");
+        assert!(
+            nt.is_multiple_of(self.bk) && nt.is_multiple_of(self.bn) && nt <= 1024,
+            "{self:?}: threads must tile BK and BN"
+        );
+        assert!(
+            (self.bm * self.bk).is_multiple_of(nt) && (self.bk * self.bn).is_multiple_of(nt),
+            "{self:?}: uneven staging"
+        );
     }
 }
 

@@ -46,7 +46,11 @@ pub fn load(gpu: &Gpu, name: &str, text: impl FnOnce() -> String) -> Result<()> 
         match map.get(name) {
             Some(&t) => t,
             // Leaked once per module name: a bounded set, alive for the whole process anyway.
-            None => *map.entry(name.to_string()).or_insert(Box::leak(text().into_boxed_str())),
+            None => {
+                let t: &'static str = Box::leak(text().into_boxed_str());
+                map.insert(name.to_string(), t);
+                t
+            }
         }
     };
     gpu.load(name, ptx)
