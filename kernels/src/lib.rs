@@ -13,6 +13,7 @@
 //!
 //! Kernel families, each with a CPU reference and typed launch wrappers (README.md tells the anatomy):
 //! - [`gemm`]: f32 GEMM, numbered variants 1 naive, 2 shared-memory tiled, 3 register-blocked.
+//! - [`gemm_bf16`]: variant 4, bf16 tensor cores (mma.sync, ldmatrix, cp.async double buffering).
 //! - [`softmax`]: row softmax forward and backward (warp per row, shuffle reductions).
 //! - [`layernorm`]: layernorm forward (saving mean and rstd) and backward (dx, dweight, dbias).
 //! - [`elementwise`]: GELU (erf form) forward and backward, broadcasting add and mul.
@@ -32,6 +33,7 @@ pub mod elementwise;
 pub mod error;
 pub mod gather;
 pub mod gemm;
+pub mod gemm_bf16;
 pub mod gpu;
 pub mod interp;
 pub mod launch;

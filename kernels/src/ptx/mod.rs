@@ -6,6 +6,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::{Gpu, Result};
 
+pub mod gemm_mma;
 pub mod gemm_regblock;
 pub mod gemm_tiled;
 
@@ -25,6 +26,7 @@ pub struct Module {
 pub fn all() -> Vec<Module> {
     let mut out = Vec::new();
     out.extend(crate::gemm::modules());
+    out.extend(crate::gemm_bf16::modules());
     out.extend(crate::softmax::modules());
     out.extend(crate::layernorm::modules());
     out.extend(crate::elementwise::modules());

@@ -1,0 +1,31 @@
+//! The tensor-core bf16 GEMM against the f64 reference on the same bf16 inputs.
+mod common;
+
+use kernels::cast::reference_to_bf16;
+use kernels::gemm_bf16::{self, Shape};
+
+fn check(gpu: &kernels::Gpu, s: &Shape, seed: u64) {
+    let a: Vec<u16> = common::values(s.m * s.lda, seed, 1.0).iter().map(|&v| reference_to_bf16(v)).collect();
+    let b: Vec<u16> = common::values(s.n * s.ldb, seed + 1, 1.0).iter().map(|&v| reference_to_bf16(v)).collect();
+    let (da, db, dc) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap(), gpu.zeros::<f32>(s.m * s.ldc).unwrap());
+    gemm_bf16::gemm_bf16(gpu, s, &da, &db, &dc).unwrap();
+    let mut want = vec![0f32; s.m * s.ldc];
+    gemm_bf16::reference(s, &a, &b, &mut want);
+    // Products of bf16 values are exact in f32; only the f32 accumulation rounds (K <= 80 here).
+    common::assert_close(&format!("gemm_bf16 {s:?}"), &dc.read().unwrap(), &want, 1e-5 * s.k as f32, 1e-5);
+}
+
+#[test]
+fn tensor_core_gemm_matches_reference_on_awkward_shapes() {
+    let Some(gpu) = common::gpu() else { return };
+    // One tile, partial tiles in M and N, a K tail inside a slice (40 = 32 + 8), several slices (80).
+    for (i, &(m, n, k)) in [(1, 1, 8), (7, 33, 16), (65, 9, 40), (33, 70, 80)].iter().enumerate() {
+        check(&gpu, &Shape::new(m, n, k), i as u64);
+    }
+}
+
+#[test]
+fn tensor_core_gemm_respects_leading_dimensions() {
+    let Some(gpu) = common::gpu() else { return };
+    check(&gpu, &Shape { lda: 48, ldb: 56, ldc: 21, ..Shape::new(17, 19, 24) }, 9);
+}
