@@ -10,6 +10,7 @@
 //! - `cp.async` double buffering: the K slice for step k+1 is copied global -> shared (16 bytes per
 //!   copy, bypassing registers) while the tensor cores work on slice k. Out-of-range chunks copy 0
 //!   source bytes, which zero-fills them, so edges need no special code.
+//!
 //! Shared rows are padded from 64 to 80 bytes so the 8 row addresses of one ldmatrix phase fall in
 //! different banks. Requires K, lda and ldb to be multiples of 8 (16-byte chunks); M and N are free.
 //! Launch: block 128, grid (ceil(N/64), ceil(M/64)).
