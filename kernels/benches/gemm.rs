@@ -1,16 +1,18 @@
-//! GEMM f32: our numbered variants beside cuBLAS (`cublasSgemm`, full FP32, no TF32), at square sizes and
-//! the ViT-B shapes of a CAE step, printing TFLOP/s and the percentage of cuBLAS.
+//! GEMM: our f32 variants 1-3 beside cuBLAS (`cublasSgemm`, full FP32, no TF32), and variant 4 (bf16 tensor
+//! cores, f32 accumulation) beside `cublasGemmEx` with the same types, at square sizes and the ViT-B shapes
+//! of a CAE step, printing TFLOP/s and the percentage of cuBLAS.
 //!
 //! Needs a CUDA GPU; it cannot run on the machines without one (it prints SKIPPED). On an H100:
 //! `cargo bench -p kernels --features cuda --bench gemm`
-//! H100 SXM's FP32 (non-tensor) peak is about 67 TFLOP/s; cuBLAS reaches most of it, so the percentage
-//! of cuBLAS is also close to a fraction of the hardware's.
+//! H100 SXM's peaks are about 67 TFLOP/s FP32 (non-tensor) and 990 TFLOP/s dense bf16 on tensor cores;
+//! cuBLAS reaches most of them, so the percentage of cuBLAS is also close to a fraction of the hardware's.
 
 mod common;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use cudarc::cublas::{result as cublas, sys as cublas_sys};
 use kernels::gemm::{self, Shape, Variant};
+use kernels::gemm_bf16;
 
 /// (name, M, N, K): square sizes, then ViT-B over a batch of 64 images of 197 tokens (12608 rows):
 /// the QKV projection, the MLP up and down projections.
@@ -70,8 +72,65 @@ fn bench(c: &mut Criterion) {
         }
     }
     group.finish();
+    bench_bf16(c, &cuda, &gpu, handle);
     // SAFETY: nothing uses the handle any more.
     unsafe { cublas::destroy_handle(handle) }.expect("cuBLAS destroy");
+}
+
+/// Variant 4 beside cublasGemmEx (bf16 inputs, f32 output and compute), C = A B^T.
+fn bench_bf16(c: &mut Criterion, cuda: &kernels::cuda::Cuda, gpu: &kernels::Gpu, handle: cublas_sys::cublasHandle_t) {
+    let mut group = c.benchmark_group("gemm_bf16");
+    group.sample_size(10);
+    for &(name, m, n, k) in &SHAPES {
+        let flop = 2.0 * (m * n * k) as f64;
+        let (a, b, out) =
+            (gpu.zeros::<u16>(m * k).unwrap(), gpu.zeros::<u16>(n * k).unwrap(), gpu.zeros::<f32>(m * n).unwrap());
+        let run_cublas = || {
+            let (alpha, beta) = (1.0f32, 0.0f32);
+            // Row-major C = A B^T is column-major C^T = B A^T: B's rows are K-contiguous, so it enters as
+            // the transposed first operand, A untransposed as the second.
+            // SAFETY: buffers hold the sizes given; alpha and beta outlive the (stream-ordered) call.
+            unsafe {
+                let bf16 = cublas_sys::cudaDataType::CUDA_R_16BF;
+                cublas::gemm_ex(
+                    handle,
+                    cublas_sys::cublasOperation_t::CUBLAS_OP_T,
+                    cublas_sys::cublasOperation_t::CUBLAS_OP_N,
+                    n as i32,
+                    m as i32,
+                    k as i32,
+                    (&alpha as *const f32).cast(),
+                    b.ptr() as *const _,
+                    bf16,
+                    k as i32,
+                    a.ptr() as *const _,
+                    bf16,
+                    k as i32,
+                    (&beta as *const f32).cast(),
+                    out.ptr() as *mut _,
+                    cublas_sys::cudaDataType::CUDA_R_32F,
+                    n as i32,
+                    cublas_sys::cublasComputeType_t::CUBLAS_COMPUTE_32F,
+                    cublas_sys::cublasGemmAlgo_t::CUBLAS_GEMM_DFALT,
+                )
+                .expect("cublasGemmEx");
+            }
+        };
+        group.throughput(Throughput::Elements(flop as u64));
+        let peer = common::seconds_per_run(cuda, 5, run_cublas);
+        println!("{name:<16} {:<28} {:>9.2} {:>9.0}%", "cuBLAS gemmEx bf16", flop / peer / 1e12, 100.0);
+        let s = gemm_bf16::Shape::new(m, n, k);
+        let run = || gemm_bf16::gemm_bf16(gpu, &s, &a, &b, &out).unwrap();
+        let secs = common::seconds_per_run(cuda, 5, run);
+        println!("{name:<16} {:<28} {:>9.2} {:>9.1}%", "gemm_4_bf16_mma", flop / secs / 1e12, 100.0 * peer / secs);
+        group.bench_function(BenchmarkId::new("cublas", name), |bch| {
+            bch.iter_custom(|iters| common::time(cuda, iters, run_cublas))
+        });
+        group.bench_function(BenchmarkId::new("gemm_4_bf16_mma", name), |bch| {
+            bch.iter_custom(|iters| common::time(cuda, iters, run))
+        });
+    }
+    group.finish();
 }
 
 criterion_group!(benches, bench);
