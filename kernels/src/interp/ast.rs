@@ -91,6 +91,20 @@ pub enum Space {
     Param,
 }
 
+impl Space {
+    /// The space as PTX writes it, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Space::Generic => "generic",
+            Space::Global => ".global",
+            Space::Shared => ".shared",
+            Space::Local => ".local",
+            Space::Const => ".const",
+            Space::Param => ".param",
+        }
+    }
+}
+
 /// A special (read-only) register; the `u8` is the axis, 0 = x, 1 = y, 2 = z.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Special {
@@ -102,6 +116,23 @@ pub enum Special {
     WarpId,
     NWarpId,
     WarpSize,
+}
+
+impl Special {
+    /// The register as PTX writes it (`%tid.x`).
+    pub fn name(self) -> String {
+        let axis = |a: u8| ["x", "y", "z"][a as usize % 3];
+        match self {
+            Special::Tid(a) => format!("%tid.{}", axis(a)),
+            Special::Ntid(a) => format!("%ntid.{}", axis(a)),
+            Special::Ctaid(a) => format!("%ctaid.{}", axis(a)),
+            Special::Nctaid(a) => format!("%nctaid.{}", axis(a)),
+            Special::LaneId => "%laneid".into(),
+            Special::WarpId => "%warpid".into(),
+            Special::NWarpId => "%nwarpid".into(),
+            Special::WarpSize => "WARP_SZ".into(),
+        }
+    }
 }
 
 /// An instruction operand, resolved at parse time.
@@ -319,6 +350,12 @@ pub enum Op {
     Shfl(ShflMode),
     Vote(VoteMode),
     Activemask,
+    /// `redux.sync`: a warp-wide reduction (add/min/max/and/or/xor).
+    Redux(AtomOp, Ty),
+    /// `bfe`: extract a bit field (sign-extended for signed types).
+    Bfe(Ty),
+    /// `bfi`: insert a bit field.
+    Bfi(Ty),
     CpAsync,
     CpAsyncCommit,
     CpAsyncWait {

@@ -178,6 +178,15 @@ fn op_of(base: &str, m: &Mods) -> Result<Op, String> {
             Ok(Op::Vote(mode.ok_or("vote needs all/any/uni/ballot")?))
         }
         "activemask" => Ok(Op::Activemask),
+        "redux" => {
+            let op = m.0.iter().find_map(|x| atom_op(x)).ok_or("missing reduction operation")?;
+            if !matches!(op, AtomOp::Add | AtomOp::Min | AtomOp::Max | AtomOp::And | AtomOp::Or | AtomOp::Xor) {
+                return Err("redux.sync supports add, min, max, and, or, xor".into());
+            }
+            Ok(Op::Redux(op, m.ty()?))
+        }
+        "bfe" => Ok(Op::Bfe(m.ty()?)),
+        "bfi" => Ok(Op::Bfi(m.ty()?)),
         "cp" if m.has("async") => Ok(if m.has("commit_group") {
             Op::CpAsyncCommit
         } else if m.has("wait_group") {
@@ -306,7 +315,7 @@ fn operand(raw: &Raw, ty: Option<Ty>, space: Space, scope: &Scope, is_target: bo
                 Operand::Addr { base: Some(r), offset: *off }
             } else if let Some((sp, base)) = symbol_offset(scope, n) {
                 if sp != space {
-                    return Err(format!("{n} lives in the {sp:?} state space but the instruction accesses {space:?}"));
+                    return Err(format!("{n} lives in {} but the instruction accesses {}", sp.name(), space.name()));
                 }
                 Operand::Addr { base: None, offset: base + off }
             } else {
@@ -322,8 +331,9 @@ fn arity(op: &Op) -> (usize, usize) {
         Op::Ret | Op::Exit | Op::Nop | Op::CpAsyncCommit => (0, 8),
         Op::Bar { .. } | Op::WarpSync => (0, 2),
         Op::Bra | Op::CpAsyncWait { .. } | Op::Activemask => (0, 1),
-        Op::Mov(_) | Op::Un(..) | Op::Cvt { .. } | Op::Cvta { .. } | Op::Ld { .. } | Op::St { .. } => (2, 2),
+        Op::Mov(_) | Op::Un(..) | Op::Cvta { .. } | Op::Ld { .. } | Op::St { .. } => (2, 2),
         Op::Ldmatrix { .. } => (2, 2),
+        Op::Cvt { .. } => (2, 3),
         Op::Bin(..) | Op::MulWide(_) => (3, 3),
         Op::Setp { combine, .. } | Op::Set { combine, .. } => {
             let n = 3 + combine.is_some() as usize;
@@ -334,7 +344,9 @@ fn arity(op: &Op) -> (usize, usize) {
         Op::Atom { reduce: false, .. } => (3, 3),
         Op::Atom { .. } => (2, 2),
         Op::Shfl(_) => (5, 5),
-        Op::Vote(_) => (3, 3),
+        Op::Vote(_) | Op::Redux(..) => (3, 3),
+        Op::Bfe(_) => (4, 4),
+        Op::Bfi(_) => (5, 5),
         Op::CpAsync => (3, 4),
         Op::Mma { .. } => (4, 4),
         Op::Prmt => (4, 4),
@@ -461,7 +473,7 @@ fn show_args(args: &[Raw], scope: &Scope) -> String {
             Raw::Int(v) => v.to_string(),
             Raw::F32Bits(b) => format!("0f{b:08X}"),
             Raw::F64(v) => format!("{v}"),
-            Raw::Special(s) => format!("{s:?}"),
+            Raw::Special(s) => s.name(),
             Raw::Vec(v) => format!("{{{}}}", show_args(v, scope)),
             Raw::Addr(b, off) => match (b, off) {
                 (Some(b), 0) => format!("[{b}]"),

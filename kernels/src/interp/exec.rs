@@ -16,7 +16,7 @@ use super::warp::{lanes, Env, Warp, WARP};
 use crate::{Dim3, LaunchConfig};
 
 /// Instructions one warp may execute in a launch before the interpreter calls it a hang.
-const MAX_WARP_STEPS: u64 = 200_000_000;
+pub const DEFAULT_STEP_LIMIT: u64 = 200_000_000;
 
 /// Everything a launch needs besides global memory.
 pub struct Launch<'a> {
@@ -24,6 +24,8 @@ pub struct Launch<'a> {
     pub params: &'a [u8],
     pub cfg: LaunchConfig,
     pub check_races: bool,
+    /// Instructions one warp may execute before the launch fails as a hang.
+    pub step_limit: u64,
 }
 
 fn dims(d: Dim3) -> [u32; 3] {
@@ -53,18 +55,18 @@ pub fn run(launch: &Launch, global: &mut GlobalMem, tracer: &mut Option<Tracer>)
                     nwarps,
                     check_races: launch.check_races,
                 };
-                run_cta(&mut env, threads, tracer)?;
+                run_cta(&mut env, threads, launch.step_limit, tracer)?;
             }
         }
     }
     Ok(())
 }
 
-fn run_cta(env: &mut Env, threads: u32, tracer: &mut Option<Tracer>) -> Result<(), String> {
+fn run_cta(env: &mut Env, threads: u32, limit: u64, tracer: &mut Option<Tracer>) -> Result<(), String> {
     let mut warps: Vec<Warp> = (0..env.nwarps).map(|i| Warp::new(i, threads, env.kernel)).collect();
     loop {
         for w in warps.iter_mut().filter(|w| w.waiting.is_none() && w.live != 0) {
-            run_warp(w, env, tracer).map_err(|(f, ins)| describe(env, w, &f, ins))?;
+            run_warp(w, env, limit, tracer).map_err(|(f, ins)| describe(env, w, &f, ins))?;
         }
         let Some(line) = warps.iter().find_map(|w| w.waiting) else { return Ok(()) };
         // Every warp now waits or has finished: the barrier is complete unless threads left early.
@@ -95,22 +97,29 @@ fn describe(env: &Env, w: &Warp, f: &Fault, ins: Option<&Instr>) -> String {
 fn run_warp<'k>(
     w: &mut Warp,
     env: &mut Env<'k>,
+    limit: u64,
     tracer: &mut Option<Tracer>,
 ) -> Result<(), (Fault, Option<&'k Instr>)> {
     let kernel = env.kernel;
     let trace_lane = tracer.as_ref().and_then(|t| t.lane_in(env.ctaid, w, env.block));
     while w.live != 0 && w.waiting.is_none() {
-        let pc = lanes(w.live).map(|l| w.pc[l]).min().unwrap_or(0);
-        let group = lanes(w.live).filter(|&l| w.pc[l] == pc).fold(0u32, |m, l| m | 1 << l);
+        let (mut pc, mut group) = (u32::MAX, 0u32);
+        for l in lanes(w.live) {
+            let p = w.pc[l];
+            if p < pc {
+                (pc, group) = (p, 1 << l);
+            } else if p == pc {
+                group |= 1 << l;
+            }
+        }
         let Some(ins) = kernel.instrs.get(pc as usize) else {
             // Running off the end of the body is an implicit `ret`.
             w.live &= !group;
             continue;
         };
         w.steps += 1;
-        if w.steps > MAX_WARP_STEPS {
-            let m =
-                format!("warp {} executed more than {MAX_WARP_STEPS} instructions; is there an endless loop?", w.id);
+        if w.steps > limit {
+            let m = format!("warp {} executed more than {limit} instructions; is there an endless loop?", w.id);
             return Err((Fault::new(group.trailing_zeros(), m), Some(ins)));
         }
         let step = |w: &mut Warp, env: &mut Env, tracer: &mut Option<Tracer>| -> Result<(Flow, u32), Fault> {

@@ -11,6 +11,8 @@ pub enum Tok {
     F32Bits(u32),
     /// `0dXXXXXXXXXXXXXXXX` or a decimal literal with a point or exponent.
     F64(f64),
+    /// A string literal (`.pragma "nounroll"`), without the quotes.
+    Str(String),
     /// One punctuation character: `, ; { } [ ] ( ) + - ! @ | < > : =`.
     Punct(char),
 }
@@ -57,6 +59,17 @@ pub fn lex(src: &str) -> Result<Vec<Token>, String> {
                 return Err(format!("line {start}: unterminated /* comment"));
             }
             i += 2;
+        } else if c == b'"' {
+            let s = i + 1;
+            i = s;
+            while i < b.len() && b[i] != b'"' && b[i] != b'\n' {
+                i += 1;
+            }
+            if i >= b.len() || b[i] != b'"' {
+                return Err(format!("line {line}: unterminated string"));
+            }
+            out.push(Token { tok: Tok::Str(src[s..i].to_string()), line });
+            i += 1;
         } else if c.is_ascii_digit() {
             let (tok, len) = number(&src[i..]).map_err(|e| format!("line {line}: {e}"))?;
             out.push(Token { tok, line });

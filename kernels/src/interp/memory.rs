@@ -79,16 +79,25 @@ impl GlobalMem {
 }
 
 /// Little-endian load of `len` (1..=8) bytes.
+#[inline]
 pub fn load_le(b: &[u8]) -> u64 {
-    let mut v = [0u8; 8];
-    v[..b.len()].copy_from_slice(b);
-    u64::from_le_bytes(v)
+    // Fixed-size reads for the usual widths avoid a memcpy call per access.
+    match b.len() {
+        4 => u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as u64,
+        8 => u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]]),
+        2 => u16::from_le_bytes([b[0], b[1]]) as u64,
+        _ => b.iter().rev().fold(0, |acc, &x| acc << 8 | x as u64),
+    }
 }
 
 /// Little-endian store of the low `b.len()` bytes of `v`.
+#[inline]
 pub fn store_le(b: &mut [u8], v: u64) {
-    let n = b.len();
-    b.copy_from_slice(&v.to_le_bytes()[..n]);
+    match b.len() {
+        4 => b.copy_from_slice(&(v as u32).to_le_bytes()),
+        8 => b.copy_from_slice(&v.to_le_bytes()),
+        n => b.copy_from_slice(&v.to_le_bytes()[..n]),
+    }
 }
 
 #[cfg(test)]

@@ -36,6 +36,7 @@ pub struct Interpreter {
     state: Mutex<State>,
     trace: Option<TraceTarget>,
     check_races: bool,
+    step_limit: u64,
 }
 
 #[derive(Default)]
@@ -61,7 +62,7 @@ impl Interpreter {
                 None
             }
         });
-        Self { state: Mutex::new(State::default()), trace, check_races: true }
+        Self { state: Mutex::new(State::default()), trace, check_races: true, step_limit: exec::DEFAULT_STEP_LIMIT }
     }
 
     /// Traces one thread of every launch (printed to stderr, kept for [`Self::trace_lines`]).
@@ -73,6 +74,12 @@ impl Interpreter {
     /// Turns the shared-memory race detector off (it costs time on large launches).
     pub fn without_race_check(mut self) -> Self {
         self.check_races = false;
+        self
+    }
+
+    /// Fails a launch once a warp has executed `steps` instructions (a hang detector).
+    pub fn with_step_limit(mut self, steps: u64) -> Self {
+        self.step_limit = steps;
         self
     }
 
@@ -146,7 +153,13 @@ impl Backend for Interpreter {
             return Err(Error::Launch { kernel: kernel.into(), message });
         }
         let params = param_bytes(k, args)?;
-        let launch = exec::Launch { kernel: k, params: &params, cfg: *cfg, check_races: self.check_races };
+        let launch = exec::Launch {
+            kernel: k,
+            params: &params,
+            cfg: *cfg,
+            check_races: self.check_races,
+            step_limit: self.step_limit,
+        };
         let mut tracer = self.trace.map(trace::Tracer::new);
         let result = exec::run(&launch, &mut state.mem, &mut tracer);
         if let Some(t) = tracer {

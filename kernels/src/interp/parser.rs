@@ -217,6 +217,12 @@ struct SharedDecl {
 }
 
 fn parse_function(p: &mut Parser, module_shared: &[SharedDecl]) -> PResult<Kernel> {
+    // A `.func` may declare its return values first: `.func (.param .b32 r) name (...)`.
+    if p.eat('(') {
+        while !p.eat(')') {
+            p.next()?;
+        }
+    }
     let name = p.ident()?;
     let mut scope = Scope {
         regs: HashMap::new(),
@@ -310,7 +316,13 @@ fn parse_function(p: &mut Parser, module_shared: &[SharedDecl]) -> PResult<Kerne
                     max_align = max_align.max(align);
                     scope.symbols.insert(n, Symbol::DynShared);
                 }
-                ".pragma" | ".loc" | ".maxnreg" => p.skip_statement()?,
+                ".pragma" | ".maxnreg" => p.skip_statement()?,
+                // Debug line information has no semicolon: it ends with its line.
+                ".loc" | ".file" => {
+                    while p.toks.get(p.pos).is_some_and(|t| t.line == line) {
+                        p.pos += 1;
+                    }
+                }
                 _ if w.starts_with('.') => return p.err(format!("unsupported directive `{w}` in {name}")),
                 _ => {
                     p.pos -= 1;
@@ -497,5 +509,26 @@ fn operand(p: &mut Parser, scope: &Scope) -> PResult<Raw> {
             p.pos -= 1;
             p.err(format!("expected an operand, found {}", p.describe()))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn functions_are_parsed_but_only_entries_are_kernels() {
+        let src = ".version 8.0\n.target sm_90a\n.address_size 64\n\
+            .func (.param .b32 r) helper(.param .b32 x)\n{\n ret;\n}\n\
+            .visible .entry k(.param .u64 p, .param .align 8 .b8 blob[12], .param .f32 s)\n.maxntid 128, 1, 1\n\
+            {\n .reg .b32 %r<3>;\n .shared .align 16 .b8 a[100];\n .extern .shared .align 8 .b8 dyn[];\n\
+             $L1:\n mov.u32 %r0, dyn;\n ret;\n}\n";
+        let m = parse(src).unwrap();
+        assert_eq!(m.kernels.len(), 1);
+        let k = &m.kernels["k"];
+        let offsets: Vec<(u32, u32)> = k.params.iter().map(|p| (p.offset, p.size)).collect();
+        assert_eq!(offsets, [(0, 8), (8, 12), (20, 4)]);
+        assert_eq!((k.static_shared, k.dyn_shared_offset), (100, 112));
+        assert_eq!(k.reg_names, ["%r0", "%r1", "%r2"]);
     }
 }

@@ -135,22 +135,63 @@ impl Warp {
             Operand::Imm(v) => v,
             Operand::NotPred(r) => (self.reg(r, lane) == 0) as u64,
             Operand::Special(s) => self.special(s, lane, env) as u64,
-            Operand::Vec(ref v) => {
-                // A packing source `{lo, hi}`: each element's width is its register's.
-                let mut out = 0u64;
-                let mut shift = 0;
-                for o in v {
-                    let w = match o {
-                        Operand::Reg(r) => env.kernel.reg_types[*r as usize].bits(),
-                        _ => 64 / v.len() as u32,
-                    };
-                    out |= (self.get(o, lane, env) & mask(w)) << shift;
-                    shift += w;
+            Operand::Vec(ref v) => self.pack(v, lane, env),
+            _ => 0,
+        }
+    }
+
+    /// A source operand for every lane of `exec` at once (other lanes hold junk).
+    #[inline]
+    pub fn vals(&self, op: &Operand, exec: u32, env: &Env) -> [u64; WARP] {
+        match *op {
+            Operand::Reg(r) => {
+                let mut out = [0u64; WARP];
+                out.copy_from_slice(&self.regs[r as usize * WARP..(r as usize + 1) * WARP]);
+                out
+            }
+            Operand::Imm(v) => [v; WARP],
+            _ => {
+                let mut out = [0u64; WARP];
+                for l in lanes(exec) {
+                    out[l] = self.get(op, l, env);
                 }
                 out
             }
-            _ => 0,
         }
+    }
+
+    /// Writes a destination register (or `_`) for the lanes of `exec`.
+    #[inline]
+    pub fn write(&mut self, op: &Operand, exec: u32, v: &[u64; WARP], kernel: &Kernel) {
+        let Operand::Reg(r) = *op else { return };
+        let ty = kernel.reg_types[r as usize];
+        let m = mask(if ty == Ty::Pred { 1 } else { ty.bits() });
+        let dst = &mut self.regs[r as usize * WARP..(r as usize + 1) * WARP];
+        if exec == u32::MAX {
+            for (d, s) in dst.iter_mut().zip(v) {
+                *d = s & m;
+            }
+        } else {
+            for l in lanes(exec) {
+                dst[l] = v[l] & m;
+            }
+        }
+    }
+
+    /// A packing source `{lo, hi}`: each element's width is its register's.
+    #[cold]
+    fn pack(&self, v: &[Operand], lane: usize, env: &Env) -> u64 {
+        let mut out = 0u64;
+        let mut shift = 0;
+        for o in v {
+            let w = match o {
+                Operand::Reg(r) => env.kernel.reg_types[*r as usize].bits(),
+                _ => 64 / v.len() as u32,
+            };
+            out |= (self.get(o, lane, env) & mask(w)) << shift;
+            shift += w;
+        }
+        out
     }
 
     fn special(&self, s: Special, lane: usize, env: &Env) -> u32 {

@@ -43,6 +43,17 @@ pub fn value(v: u64, ty: Ty) -> i128 {
 /// `op` on two integer values of type `ty`; `b` of shifts is a u32 amount.
 pub fn bin(op: Bin, ty: Ty, a: u64, b: u64) -> u64 {
     let w = width(ty);
+    let m = mask(w);
+    // The common operations are width-agnostic on the low bits: no widening needed.
+    match op {
+        Bin::Add => return a.wrapping_add(b) & m,
+        Bin::Sub => return a.wrapping_sub(b) & m,
+        Bin::MulLo => return a.wrapping_mul(b) & m,
+        Bin::And => return a & b & m,
+        Bin::Or => return (a | b) & m,
+        Bin::Xor => return (a ^ b) & m,
+        _ => {}
+    }
     let (x, y) = (value(a, ty), value(b, ty));
     let r: i128 = match op {
         Bin::Add => x + y,
@@ -149,6 +160,34 @@ pub fn compare(cmp: Cmp, ty: Ty, a: u64, b: u64) -> bool {
     }
 }
 
+/// `bfe`: `len` bits of `a` from bit `pos`, sign-extended from the field's top bit for signed types.
+pub fn bfe(ty: Ty, a: u64, pos: u64, len: u64) -> u64 {
+    let w = width(ty) as u64;
+    let a = a & mask(w as u32);
+    if len == 0 {
+        return 0;
+    }
+    // A field reaching past the top takes the value's own sign bit, as the ISA says.
+    let msb = (pos + len - 1).min(w - 1);
+    let field = if pos >= w { 0 } else { a >> pos & mask(len.min(64) as u32) };
+    if ty.is_signed() && a >> msb & 1 == 1 {
+        let kept = len.min(w - pos.min(w));
+        return (field | !mask(kept as u32)) & mask(w as u32);
+    }
+    field
+}
+
+/// `bfi`: `b` with `len` bits at `pos` replaced by the low bits of `a`.
+pub fn bfi(ty: Ty, a: u64, b: u64, pos: u64, len: u64) -> u64 {
+    let w = width(ty) as u64;
+    if pos >= w || len == 0 {
+        return b & mask(w as u32);
+    }
+    let len = len.min(w - pos);
+    let m = mask(len as u32) << pos;
+    ((b & !m) | ((a << pos) & m)) & mask(w as u32)
+}
+
 /// `prmt.b32` in its default mode: picks four bytes of `{b, a}` by the selector nibbles of `c`,
 /// each copied or filled with its sign (selector bit 3).
 pub fn prmt(a: u64, b: u64, c: u64) -> u64 {
@@ -183,6 +222,14 @@ mod tests {
         assert_eq!(bin(Bin::MulHi, Ty::U32, 0x8000_0000, 4), 2);
         assert_eq!(bin(Bin::MulHi, Ty::S32, (-2i32) as u32 as u64, 0x8000_0000), 1);
         assert_eq!(mul_wide(Ty::S32, (-3i32) as u32 as u64, 5), (-15i64) as u64);
+    }
+
+    #[test]
+    fn bit_fields() {
+        assert_eq!(bfe(Ty::U32, 0xABCD_1234, 8, 8), 0x12);
+        assert_eq!(bfe(Ty::S32, 0x0000_F000, 12, 4), 0xFFFF_FFFF);
+        assert_eq!(bfe(Ty::S32, 0x0000_7000, 12, 4), 7);
+        assert_eq!(bfi(Ty::B32, 0x5, 0xFFFF_FFFF, 4, 4), 0xFFFF_FF5F);
     }
 
     #[test]

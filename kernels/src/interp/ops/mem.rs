@@ -48,7 +48,7 @@ fn touch(
     let fault = |m: String| Fault::new(lane as u32, m);
     let (space, addr) = resolve(space, addr);
     if addr % len as u64 != 0 {
-        return Err(fault(format!("misaligned {len}-byte {space:?} access at address 0x{addr:x}")));
+        return Err(fault(format!("misaligned {len}-byte {} access at address 0x{addr:x}", space.name())));
     }
     let bytes: &mut [u8] = match space {
         Space::Global => env.global.bytes_mut(addr, len).map_err(fault)?,

@@ -9,7 +9,7 @@ pub mod warp;
 
 use super::ast::{BoolOp, Instr, Op, Operand, Ty};
 use super::checks::Fault;
-use super::warp::{lanes, Env, Warp};
+use super::warp::{lanes, Env, Warp, WARP};
 
 /// What the warp does after an instruction, for the lanes that ran it.
 pub enum Flow {
@@ -27,33 +27,30 @@ pub fn execute(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32, group: u32) 
     let a = &ins.args;
     let k = env.kernel;
     match ins.op {
-        Op::Mov(_) => mov(w, env, a, exec),
-        Op::Bin(op, ty) => {
-            for l in lanes(exec) {
-                let (x, y) = (w.get(&a[1], l, env), w.get(&a[2], l, env));
-                let r = if ty.is_float() { float::bin(op, ty, x, y) } else { int::bin(op, ty, x, y) };
-                w.put(&a[0], l, r, k);
-            }
+        Op::Mov(_) if matches!(a[0], Operand::Vec(_)) || matches!(a[1], Operand::Vec(_)) => mov(w, env, a, exec),
+        Op::Mov(_) => {
+            let x = w.vals(&a[1], exec, env);
+            w.write(&a[0], exec, &x, k);
         }
-        Op::MulWide(ty) => {
-            for l in lanes(exec) {
-                let r = int::mul_wide(ty, w.get(&a[1], l, env), w.get(&a[2], l, env));
-                w.put(&a[0], l, r, k);
-            }
-        }
+        Op::Bin(op, ty) if ty.is_float() => binary(w, env, a, exec, |x, y| float::bin(op, ty, x, y)),
+        Op::Bin(op, ty) => binary(w, env, a, exec, |x, y| int::bin(op, ty, x, y)),
+        Op::MulWide(ty) => binary(w, env, a, exec, |x, y| int::mul_wide(ty, x, y)),
         Op::Un(op, ty) => {
+            let x = w.vals(&a[1], exec, env);
+            let mut r = [0u64; WARP];
             for l in lanes(exec) {
-                let x = w.get(&a[1], l, env);
-                let r = if ty.is_float() { float::un(op, ty, x) } else { int::un(op, ty, x) };
-                w.put(&a[0], l, r, k);
+                r[l] = if ty.is_float() { float::un(op, ty, x[l]) } else { int::un(op, ty, x[l]) };
             }
+            w.write(&a[0], exec, &r, k);
         }
         Op::Mad(ty, hi) => {
+            let [x, y, z] = [1, 2, 3].map(|i| w.vals(&a[i], exec, env));
+            let mut r = [0u64; WARP];
             for l in lanes(exec) {
-                let [x, y, z] = [1, 2, 3].map(|i| w.get(&a[i], l, env));
-                let r = if ty.is_float() { float::fma(ty, x, y, z) } else { int::mad(ty, hi, x, y, z) };
-                w.put(&a[0], l, r, k);
+                r[l] =
+                    if ty.is_float() { float::fma(ty, x[l], y[l], z[l]) } else { int::mad(ty, hi, x[l], y[l], z[l]) };
             }
+            w.write(&a[0], exec, &r, k);
         }
         Op::MadWide(ty) => {
             for l in lanes(exec) {
@@ -63,8 +60,9 @@ pub fn execute(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32, group: u32) 
             }
         }
         Op::Setp { cmp, combine, ty } => {
+            let (x, y) = (w.vals(&a[1], exec, env), w.vals(&a[2], exec, env));
             for l in lanes(exec) {
-                let r = int::compare(cmp, ty, w.get(&a[1], l, env), w.get(&a[2], l, env));
+                let r = int::compare(cmp, ty, x[l], y[l]);
                 let c = combine.map(|op| (op, w.get(&a[3], l, env) != 0));
                 let (p, q) = (join(r, c), join(!r, c));
                 match a[0] {
@@ -109,7 +107,19 @@ pub fn execute(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32, group: u32) 
         }
         Op::Ld { .. } | Op::St { .. } | Op::Atom { .. } | Op::Cvta { .. } => mem::access(w, env, ins, exec)?,
         Op::CpAsync | Op::CpAsyncCommit | Op::CpAsyncWait { .. } => mem::cp_async(w, env, ins, exec)?,
-        Op::Shfl(_) | Op::Vote(_) => warp::collective(w, env, ins, exec, group)?,
+        Op::Shfl(_) | Op::Vote(_) | Op::Redux(..) => warp::collective(w, env, ins, exec, group)?,
+        Op::Bfe(ty) => {
+            for l in lanes(exec) {
+                let [x, p, n] = [1, 2, 3].map(|i| w.get(&a[i], l, env));
+                w.put(&a[0], l, int::bfe(ty, x, p & 0xFF, n & 0xFF), k);
+            }
+        }
+        Op::Bfi(ty) => {
+            for l in lanes(exec) {
+                let [x, y, p, n] = [1, 2, 3, 4].map(|i| w.get(&a[i], l, env));
+                w.put(&a[0], l, int::bfi(ty, x, y, p & 0xFF, n & 0xFF), k);
+            }
+        }
         Op::Ldmatrix { .. } | Op::Mma { .. } => super::mma::execute(w, env, ins, exec)?,
         Op::Bra => {
             if let Operand::Label(t) = a[0] {
@@ -121,6 +131,17 @@ pub fn execute(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32, group: u32) 
         Op::Bar { arrive: true } | Op::WarpSync | Op::Nop => {}
     }
     Ok(Flow::Next)
+}
+
+/// A two-source, one-destination instruction over whole lane arrays.
+#[inline]
+fn binary(w: &mut Warp, env: &Env, a: &[Operand], exec: u32, f: impl Fn(u64, u64) -> u64) {
+    let (x, y) = (w.vals(&a[1], exec, env), w.vals(&a[2], exec, env));
+    let mut r = [0u64; WARP];
+    for l in lanes(exec) {
+        r[l] = f(x[l], y[l]);
+    }
+    w.write(&a[0], exec, &r, env.kernel);
 }
 
 fn join(r: bool, c: Option<(BoolOp, bool)>) -> bool {

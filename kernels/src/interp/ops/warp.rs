@@ -1,7 +1,8 @@
 //! Warp-collective instructions: `shfl.sync` and `vote.sync`. Both check that every live lane the
 //! member mask names executes the instruction together (what `.sync` promises the hardware).
 
-use crate::interp::ast::{Instr, Op, Operand, ShflMode, VoteMode};
+use super::int;
+use crate::interp::ast::{AtomOp, Bin, Instr, Op, Operand, ShflMode, VoteMode};
 use crate::interp::checks::Fault;
 use crate::interp::warp::{lanes, Env, Warp};
 
@@ -89,6 +90,22 @@ pub fn collective(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32, _group: u
             };
             for l in lanes(exec) {
                 w.put(&a[0], l, v, k);
+            }
+        }
+        Op::Redux(op, ty) => {
+            check_members(w, members, exec, "redux.sync")?;
+            let vals: Vec<u64> = lanes(exec).map(|l| w.get(&a[1], l, env)).collect();
+            let bin = match op {
+                AtomOp::Add => Bin::Add,
+                AtomOp::Min => Bin::Min,
+                AtomOp::Max => Bin::Max,
+                AtomOp::And => Bin::And,
+                AtomOp::Or => Bin::Or,
+                _ => Bin::Xor,
+            };
+            let r = vals.iter().skip(1).fold(vals[0], |acc, &v| int::bin(bin, ty, acc, v));
+            for l in lanes(exec) {
+                w.put(&a[0], l, r, k);
             }
         }
         _ => unreachable!("collective dispatch"),

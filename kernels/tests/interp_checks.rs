@@ -1,0 +1,128 @@
+//! Each check of the interpreter, shown by a faulty program that must fail with a message naming
+//! the kernel, the instruction's line and the thread; and the fixed program passing.
+
+mod interp_util;
+
+use std::sync::Arc;
+
+use interp_util::*;
+use kernels::interp::Interpreter;
+use kernels::{Arg, Error, Gpu};
+
+fn fails(kernel: &str, block: u32, args: &[Arg], buffer_words: usize) -> String {
+    let gpu = gpu_with("checks");
+    let out = zeros::<u32>(&gpu, buffer_words);
+    let mut all = vec![out.arg()];
+    all.extend_from_slice(args);
+    launch_err(&gpu, "checks", kernel, cfg(1, block), &all)
+}
+
+fn assert_mentions(msg: &str, parts: &[&str]) {
+    eprintln!("{msg}");
+    for p in parts {
+        assert!(msg.contains(p), "message lacks {p:?}: {msg}");
+    }
+}
+
+#[test]
+fn out_of_bounds_global_store() {
+    let msg = fails("oob_global", 64, &[], 32);
+    assert_mentions(
+        &msg,
+        &["kernel oob_global", "line 15", "st.global.u32", "tid=(32,0,0)", "past the end of the 128-byte"],
+    );
+}
+
+#[test]
+fn out_of_bounds_shared_store() {
+    let msg = fails("oob_shared", 64, &[], 1);
+    assert_mentions(
+        &msg,
+        &["kernel oob_shared", "line 28", "tid=(32,0,0)", "outside the CTA's 128 bytes of shared memory"],
+    );
+}
+
+#[test]
+fn shared_memory_race_without_barrier() {
+    let msg = fails("race", 64, &[Arg::U32(0)], 64);
+    assert_mentions(
+        &msg,
+        &[
+            "kernel race",
+            "line 55",
+            "ld.shared.u32",
+            "tid=(0,0,0)",
+            "race at offset 4",
+            "thread tid=(1,0,0)",
+            "(line 46)",
+        ],
+    );
+    let gpu = gpu_with("checks");
+    let out = zeros::<u32>(&gpu, 64);
+    gpu.launch("checks", "race", &cfg(1, 64), &[out.arg(), Arg::U32(1)]).unwrap();
+    assert_eq!(out.read().unwrap(), (0..64).map(|t| (t + 1) % 64).collect::<Vec<u32>>());
+}
+
+#[test]
+fn barrier_reached_by_half_a_warp() {
+    let msg = fails("divergent_barrier", 32, &[], 1);
+    assert_mentions(&msg, &["kernel divergent_barrier", "line 70", "bar.sync", "divergent barrier", "tid=(16,0,0)"]);
+}
+
+#[test]
+fn threads_exit_while_others_wait_at_a_barrier() {
+    let msg = fails("exit_before_barrier", 64, &[], 1);
+    assert_mentions(&msg, &["kernel exit_before_barrier", "tid=(40,0,0) exited", "barrier on line 83"]);
+}
+
+#[test]
+fn read_of_an_unwritten_register() {
+    let msg = fails("uninit", 32, &[], 1);
+    assert_mentions(&msg, &["kernel uninit", "line 94", "add.u32 %r3, %r1, %r2", "tid=(0,0,0)", "%r2 is read before"]);
+}
+
+#[test]
+fn misaligned_load() {
+    let msg = fails("misaligned", 1, &[], 4);
+    assert_mentions(&msg, &["kernel misaligned", "line 105", "misaligned 4-byte", "tid=(0,0,0)"]);
+}
+
+#[test]
+fn shuffle_with_absent_members() {
+    let msg = fails("partial_shfl", 32, &[], 1);
+    assert_mentions(&msg, &["kernel partial_shfl", "line 118", "lane 1 is in the member mask"]);
+}
+
+#[test]
+fn endless_loop_hits_the_step_limit() {
+    let gpu = Gpu::new(Arc::new(Interpreter::new().with_step_limit(10_000)));
+    gpu.load("checks", &ptx("checks")).unwrap();
+    let out = zeros::<u32>(&gpu, 1);
+    let msg = launch_err(&gpu, "checks", "endless", cfg(1, 32), &[out.arg()]);
+    assert_mentions(&msg, &["kernel endless", "more than 10000 instructions"]);
+}
+
+#[test]
+fn launch_argument_mismatch() {
+    let gpu = gpu_with("checks");
+    let e = gpu.launch("checks", "race", &cfg(1, 32), &[Arg::U64(0)]).unwrap_err();
+    assert!(matches!(e, Error::Launch { .. }), "{e}");
+    let e = gpu.launch("checks", "race", &cfg(1, 32), &[Arg::U64(0), Arg::U64(1)]).unwrap_err();
+    assert!(e.to_string().contains("parameter fixed has 4"), "{e}");
+    let e = gpu.launch("checks", "nope", &cfg(1, 32), &[]).unwrap_err();
+    assert!(matches!(e, Error::UnknownKernel { .. }), "{e}");
+}
+
+#[test]
+fn parse_errors_name_module_and_line() {
+    let gpu = Gpu::interpreter();
+    let bad = ".version 8.0\n.target sm_80\n.address_size 64\n.visible .entry k()\n{\n    .reg .b32 %r<2>;\n    frobnicate.b32 %r1, %r0;\n}\n";
+    let e = gpu.load("bad", bad).unwrap_err().to_string();
+    assert_mentions(&e, &["PTX bad", "line 7", "unsupported instruction `frobnicate`"]);
+    let e = gpu.load("bad2", &bad.replace("frobnicate.b32 %r1, %r0", "add.u32 %r1, %r9, 1")).unwrap_err().to_string();
+    assert_mentions(&e, &["PTX bad2", "line 7", "undeclared register %r9"]);
+    let e = gpu.load("bad3", &bad.replace("frobnicate.b32 %r1, %r0;", "bra NOWHERE;")).unwrap_err().to_string();
+    assert_mentions(&e, &["line 7", "undefined label NOWHERE"]);
+    let e = gpu.load("bad4", &bad.replace("}\n", "")).unwrap_err().to_string();
+    assert_mentions(&e, &["PTX bad4", "unexpected end of module"]);
+}
