@@ -22,8 +22,10 @@
 //! - [`cross_entropy`]: fused cross-entropy loss and dlogits.
 //! - [`gather`]: take / put rows by an index list (masked patches).
 //! - [`adamw`]: fused multi-tensor AdamW.
+//! - [`attention`]: flash-style attention forward (online softmax over shared-memory key tiles).
 
 pub mod adamw;
+pub mod attention;
 pub mod backend;
 pub mod cast;
 pub mod cross_entropy;

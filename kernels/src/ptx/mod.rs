@@ -6,6 +6,7 @@ use std::sync::{Mutex, OnceLock};
 
 use crate::{Gpu, Result};
 
+pub mod attention;
 pub mod gemm_mma;
 pub mod gemm_regblock;
 pub mod gemm_tiled;
@@ -35,6 +36,7 @@ pub fn all() -> Vec<Module> {
     out.extend(crate::cross_entropy::modules());
     out.extend(crate::gather::modules());
     out.extend(crate::adamw::modules());
+    out.extend(crate::attention::modules());
     out
 }
 
