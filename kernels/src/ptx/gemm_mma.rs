@@ -1,22 +1,24 @@
-//! GEMM variant 4, tensor cores: `C = A * op(B)` with A `[M, K]` bf16, C `[M, N]` f32, accumulating in f32,
-//! and B in either layout ([`BLayout`]): `[N, K]` (a linear layer's weight: C = A W^T, the forward) or
-//! `[K, N]` (C = A W, the input gradient).
+//! GEMM variant 4, tensor cores: `C = op(A) * op(B)` with bf16 A and B, C `[M, N]` f32, accumulating in
+//! f32. Each operand is stored either K-contiguous (A `[M, K]`, B `[N, K]`) or K-major (A `[K, M]`,
+//! B `[K, N]`), see [`Layout`]: the forward of a linear layer is A `[M, K]` by B `[N, K]` (C = X W^T), the
+//! input gradient A `[M, K]` by B `[K, N]` (dX = dY W), the weight gradient A `[K, M]` by B `[K, N]`
+//! (dW = dY^T X).
 //!
 //! Three ideas on top of variant 3, each a few lines of the text below:
 //! - `mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32`: a warp multiplies a 16x16 bf16 tile of A by a
 //!   16x8 tile of B in one instruction. Each of the 4 warps of a block owns a 32x32 tile of C, that is
 //!   2 x 4 mma tiles (32 f32 accumulators per thread).
 //! - `ldmatrix.x4`: loads four 8x8 bf16 matrices from shared memory straight into the register layout
-//!   mma expects (each lane gives the address of one matrix row).
+//!   mma expects (each lane gives the address of one matrix row); `.trans` does the same from a K-major
+//!   tile, so both layouts end in the same fragments.
 //! - `cp.async` double buffering: the K slice for step k+1 is copied global -> shared (16 bytes per
 //!   copy, bypassing registers) while the tensor cores work on slice k. Out-of-range chunks copy 0
 //!   source bytes, which zero-fills them, so edges need no special code.
 //!
-//! Shared rows are padded from 64 to 80 bytes so the 8 row addresses of one ldmatrix phase fall in
-//! different banks. For B `[K, N]` the staged tile is `[BK][BN]` (k rows) and `ldmatrix.trans` transposes
-//! it into the same fragments. Requires K, lda and ldb to be multiples of 8 (16-byte chunks); M and N
-//! are free (a partial chunk at the end of a row of B `[K, N]` copies only its valid bytes).
-//! Launch: block 128, grid (ceil(N/64), ceil(M/64)).
+//! Shared rows are padded by 16 bytes (64 -> 80 for K-contiguous tiles, 128 -> 144 for K-major ones) so
+//! the 8 row addresses of one ldmatrix phase fall in different banks. Requires K and both leading
+//! dimensions to be multiples of 8 (16-byte aligned rows); M and N are free (a chunk at the end of a
+//! K-major row copies only its valid bytes). Launch: block 128, grid (ceil(N/64), ceil(M/64)).
 
 use super::{emit, HEADER};
 
@@ -28,79 +30,213 @@ pub const BN: u32 = 64;
 const BK: u32 = 32;
 /// Threads per block: 4 warps in a 2 x 2 grid of 32x32 warp tiles.
 pub const THREADS: u32 = 128;
-/// Bytes per shared row of a K-contiguous tile: BK bf16 (64 bytes) plus 16 of padding against bank conflicts.
-const PITCH: u32 = 80;
-/// Bytes per shared row of an N-contiguous B tile: BN bf16 (128 bytes) plus 16 of padding.
-const PITCH_KN: u32 = 144;
-/// Bytes of A's tile per stage.
-const STAGE: u32 = BM * PITCH;
-/// Bytes of B's tile per stage, per layout.
-const STAGE_B: [u32; 2] = [BN * PITCH, BK * PITCH_KN];
 
-/// How B is stored.
+/// How an operand is stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BLayout {
-    /// `[N, K]`, K contiguous: C = A B^T.
-    NK,
-    /// `[K, N]`, N contiguous: C = A B.
-    KN,
+pub enum Layout {
+    /// K contiguous: A `[M, K]`, B `[N, K]`.
+    KContiguous,
+    /// K-major: A `[K, M]`, B `[K, N]`.
+    KMajor,
 }
 
-impl BLayout {
-    fn index(self) -> usize {
-        self as usize
+impl Layout {
+    /// Bytes per shared row: 64 or 32 rows of BK or 64 bf16, plus 16 of padding.
+    fn pitch(self) -> u32 {
+        match self {
+            Layout::KContiguous => 2 * BK + 16,
+            Layout::KMajor => 2 * BM + 16,
+        }
+    }
+    /// Bytes of one stage of the operand's tile.
+    fn stage(self) -> u32 {
+        match self {
+            Layout::KContiguous => BM * self.pitch(),
+            Layout::KMajor => BK * self.pitch(),
+        }
     }
 }
-/// 16-byte chunks per row of a K slice.
-const CHUNKS: u32 = BK / 8;
 
-/// Emits the cp.async copies of one K slice (`%r_k0` = its first k) into stage offsets `%rd_st` (A) and
-/// `%rd_stb` (B).
-fn stage_copies(s: &mut String, layout: BLayout) {
-    let ops: &[(&str, &str, &str, &str, &str)] = match layout {
-        BLayout::NK => &[("A", "%rd1", "%rda", "%pa", "%rdsa"), ("B", "%rd2", "%rdb", "%pb", "%rdsb")],
-        BLayout::KN => &[("A", "%rd1", "%rda", "%pa", "%rdsa")],
+/// The registers and facts of one operand (A or B) the emitters need.
+struct Operand {
+    /// "a" or "b": register suffix.
+    x: &'static str,
+    layout: Layout,
+    /// Global base, leading dimension, extent (M or N) and tile origin (row0 or col0) registers.
+    base: &'static str,
+    ld: &'static str,
+    extent: &'static str,
+    origin: &'static str,
+    /// Warp-tile index (wm or wn) register.
+    warp: &'static str,
+    /// Lane bit that selects the +8 outer half of an ldmatrix.x4, and the one that selects k + 8.
+    outer_bit: u32,
+    k_bit: u32,
+}
+
+/// Emits the one-time set-up of an operand: shared destinations and global sources of the thread's two
+/// 16-byte chunks per slice, and its ldmatrix lane address (`%rd_l{x}`, stage 0).
+fn setup(s: &mut String, o: &Operand) {
+    let (x, pitch) = (o.x, o.layout.pitch());
+    emit!(s, "    // Operand {x}: {:?}.", o.layout);
+    for i in 0..2u32 {
+        match o.layout {
+            Layout::KContiguous => emit!(
+                s,
+                r#"    // chunk {i}: row (tid / 4) + {row_step} of the tile, k 8 (tid % 4) of the slice
+    shr.u32 %r13, %r5, 2;
+    add.u32 %r13, %r13, {row_step};
+    mul.wide.u32 %rd7, %r13, {pitch};
+    mul.wide.u32 %rd8, %r12, 16;
+    add.u64 %rd7, %rd7, %rd8;
+    add.u64 %rds{x}{i}, %rd_sh{x}, %rd7;
+    shl.b32 %r_k{x}{i}, %r12, 3;
+    add.u32 %r14, {origin}, %r13;
+    setp.lt.u32 %p{x}{i}, %r14, {extent};
+    mul.wide.u32 %rd8, %r14, {ld};
+    shl.b64 %rd8, %rd8, 1;
+    add.u64 %rdg{x}{i}, {base}, %rd8;      // &X[origin + row, 0]"#,
+                origin = o.origin,
+                extent = o.extent,
+                ld = o.ld,
+                base = o.base,
+                row_step = i * THREADS / (BK / 8),
+            ),
+            Layout::KMajor => emit!(
+                s,
+                r#"    // chunk {i}: k row (tid / 8) + {k_step} of the slice, columns 8 (tid % 8) of the tile
+    shr.u32 %r_k{x}{i}, %r5, 3;
+    add.u32 %r_k{x}{i}, %r_k{x}{i}, {k_step};
+    and.b32 %r29, %r5, 7;
+    mul.wide.u32 %rd7, %r_k{x}{i}, {pitch};
+    mul.wide.u32 %rd8, %r29, 16;
+    add.u64 %rd7, %rd7, %rd8;
+    add.u64 %rds{x}{i}, %rd_sh{x}, %rd7;
+    shl.b32 %r30, %r29, 3;
+    add.u32 %r30, %r30, {origin};
+    mul.wide.u32 %rd8, %r30, 2;
+    add.u64 %rdg{x}{i}, {base}, %rd8;      // &X[0, origin + column]
+    // valid bytes: 16, fewer at the end of a row, 0 past the extent
+    sub.u32 %r31, {extent}, %r30;
+    shl.b32 %r31, %r31, 1;
+    min.u32 %r31, %r31, 16;
+    setp.lt.u32 %p12, %r30, {extent};
+    selp.u32 %r_sz{x}, %r31, 0, %p12;"#,
+                origin = o.origin,
+                extent = o.extent,
+                base = o.base,
+                k_step = i * THREADS / (BM / 8),
+            ),
+        }
+    }
+    // ldmatrix lane address: r = lane % 8 walks the rows of one 8x8 matrix; two lane bits pick the
+    // +8 outer half and the k + 8 half, in the order the mma fragments expect.
+    emit!(
+        s,
+        r#"    and.b32 %r15, %r7, 7;
+    shr.u32 %r16, %r7, {outer_bit};
+    and.b32 %r16, %r16, 1;
+    shl.b32 %r16, %r16, 3;                  // outer + 8 half
+    shr.u32 %r17, %r7, {k_bit};
+    and.b32 %r17, %r17, 1;
+    shl.b32 %r17, %r17, 3;                  // k + 8 half
+    mad.lo.u32 %r18, {warp}, 32, %r16;      // outer index in the block tile, without r"#,
+        outer_bit = o.outer_bit,
+        k_bit = o.k_bit,
+        warp = o.warp,
+    );
+    match o.layout {
+        Layout::KContiguous => emit!(s, "    add.u32 %r18, %r18, %r15;           // rows are outer, r walks them"),
+        Layout::KMajor => emit!(s, "    add.u32 %r17, %r17, %r15;           // rows are k, r walks them"),
+    }
+    let (row, col) = match o.layout {
+        Layout::KContiguous => ("%r18", "%r17"),
+        Layout::KMajor => ("%r17", "%r18"),
     };
-    for &(op, base, rows, valid, dst) in ops {
-        let st = if op == "A" { "%rd_st" } else { "%rd_stb" };
-        for i in 0..2 {
-            emit!(s, "    // {op} chunk {i}: row (tid + {i}*128) / 4, 16-byte chunk (tid % 4) of the slice");
-            emit!(s, "    add.u32 %r40, %r_k0, %r_kc;");
-            emit!(s, "    setp.lt.u32 %p10, %r40, %r_k;");
-            emit!(s, "    and.pred %p10, %p10, {valid}{i};");
-            emit!(s, "    selp.u32 %r41, 16, 0, %p10;");
-            emit!(s, "    mul.wide.u32 %rd40, %r40, 2;");
-            emit!(s, "    add.u64 %rd40, {rows}{i}, %rd40;");
-            emit!(s, "    selp.b64 %rd40, %rd40, {base}, %p10;   // an empty copy still needs an aligned address");
-            emit!(s, "    add.u64 %rd41, {dst}{i}, {st};");
-            emit!(s, "    cp.async.cg.shared.global [%rd41], [%rd40], 16, %r41;");
+    emit!(
+        s,
+        r#"    mul.wide.u32 %rd9, {row}, {pitch};
+    mul.wide.u32 %rd10, {col}, 2;
+    add.u64 %rd9, %rd9, %rd10;
+    add.u64 %rd_l{x}, %rd_sh{x}, %rd9;"#
+    );
+}
+
+/// Emits the cp.async copies of the operand's two chunks of the slice starting at `%r_k0`.
+fn copies(s: &mut String, o: &Operand) {
+    let x = o.x;
+    for i in 0..2 {
+        emit!(s, "    add.u32 %r40, %r_k0, %r_k{x}{i};");
+        emit!(s, "    setp.lt.u32 %p10, %r40, %r_k;");
+        match o.layout {
+            Layout::KContiguous => {
+                emit!(s, "    and.pred %p10, %p10, %p{x}{i};");
+                emit!(s, "    selp.u32 %r41, 16, 0, %p10;");
+                emit!(s, "    mul.wide.u32 %rd40, %r40, 2;");
+            }
+            Layout::KMajor => {
+                emit!(s, "    selp.u32 %r41, %r_sz{x}, 0, %p10;");
+                emit!(s, "    setp.ne.u32 %p10, %r41, 0;");
+                emit!(s, "    mul.wide.u32 %rd40, %r40, {};", o.ld);
+                emit!(s, "    shl.b64 %rd40, %rd40, 1;");
+            }
         }
+        emit!(s, "    add.u64 %rd40, %rdg{x}{i}, %rd40;");
+        emit!(s, "    selp.b64 %rd40, %rd40, {}, %p10;   // an empty copy still needs an aligned address", o.base);
+        emit!(s, "    add.u64 %rd41, %rds{x}{i}, %rd_st{x};");
+        emit!(s, "    cp.async.cg.shared.global [%rd41], [%rd40], 16, %r41;");
     }
-    if layout == BLayout::KN {
-        // B [K, N]: chunk i is k row (tid / 8) + 16 i of the slice, n chunk (tid % 8); %r_bsz valid bytes.
-        emit!(s, "    mul.wide.u32 %rd42, %r_k0, %r4;");
-        emit!(s, "    shl.b64 %rd42, %rd42, 1;                // k0 rows of B, in bytes");
-        for i in 0..2 {
-            emit!(s, "    // B chunk {i}");
-            emit!(s, "    add.u32 %r40, %r_k0, %r_bk{i};");
-            emit!(s, "    setp.lt.u32 %p10, %r40, %r_k;");
-            emit!(s, "    selp.u32 %r41, %r_bsz, 0, %p10;");
-            emit!(s, "    setp.ne.u32 %p11, %r41, 0;");
-            emit!(s, "    add.u64 %rd40, %rdb{i}, %rd42;");
-            emit!(s, "    selp.b64 %rd40, %rd40, %rd2, %p11;");
-            emit!(s, "    add.u64 %rd41, %rdsb{i}, %rd_stb;");
-            emit!(s, "    cp.async.cg.shared.global [%rd41], [%rd40], 16, %r41;");
-        }
-    }
+}
+
+/// Emits the copies of a whole slice into the stage at offsets `%rd_sta`, `%rd_stb`.
+fn stage_copies(s: &mut String, a: &Operand, b: &Operand) {
+    copies(s, a);
+    copies(s, b);
     emit!(s, "    cp.async.commit_group;");
 }
 
-/// The PTX text of the tensor-core kernel for B stored as `layout`.
-pub fn ptx(layout: BLayout) -> String {
-    let stage_b = STAGE_B[layout.index()];
+/// Byte offset, from the lane address, of the x4 ldmatrix for outer 16-block `blk` at k16 step `kk`.
+fn frag_offset(layout: Layout, blk: u32, kk: u32) -> u32 {
+    match layout {
+        Layout::KContiguous => blk * 16 * layout.pitch() + kk * 32,
+        Layout::KMajor => kk * 16 * layout.pitch() + blk * 32,
+    }
+}
+
+fn trans(layout: Layout) -> &'static str {
+    match layout {
+        Layout::KContiguous => "",
+        Layout::KMajor => ".trans",
+    }
+}
+
+/// The PTX text of the tensor-core kernel for the given operand layouts.
+pub fn ptx(a_layout: Layout, b_layout: Layout) -> String {
+    let a = Operand {
+        x: "a",
+        layout: a_layout,
+        base: "%rd1",
+        ld: "%r3",
+        extent: "%r1",
+        origin: "%r10",
+        warp: "%r8",
+        outer_bit: 3,
+        k_bit: 4,
+    };
+    let b = Operand {
+        x: "b",
+        layout: b_layout,
+        base: "%rd2",
+        ld: "%r4",
+        extent: "%r2",
+        origin: "%r11",
+        warp: "%r9",
+        outer_bit: 4,
+        k_bit: 3,
+    };
     let mut s = String::new();
     emit!(s, "// GEMM variant 4: bf16 tensor cores (mma.sync m16n8k16), ldmatrix, cp.async double buffering.");
-    emit!(s, "// B stored {layout:?}. Block {BM}x{BN}, K slice {BK}, 4 warps of 32x32");
+    emit!(s, "// A {a_layout:?}, B {b_layout:?}. Block {BM}x{BN}, K slice {BK}, 4 warps of 32x32");
     emit!(s, "// (generated by kernels/src/ptx/gemm_mma.rs).");
     s.push_str(HEADER);
     emit!(
@@ -116,28 +252,23 @@ pub fn ptx(layout: BLayout) -> String {
     .reg .pred %pa<2>;
     .reg .pred %pb<2>;
     .reg .b32 %r<48>;
-    .reg .b32 %r_k, %r_k0, %r_kc, %r_kt, %r_nk, %r_bsz, %r_bk0, %r_bk1;
+    .reg .b32 %r_k, %r_k0, %r_kt, %r_nk, %r_ka0, %r_ka1, %r_kb0, %r_kb1, %r_sza, %r_szb;
     .reg .b64 %rd<48>;
-    .reg .b64 %rda<2>;
-    .reg .b64 %rdb<2>;
+    .reg .b64 %rdga<2>;
+    .reg .b64 %rdgb<2>;
     .reg .b64 %rdsa<2>;
     .reg .b64 %rdsb<2>;
-    .reg .b64 %rd_st, %rd_stb;
-    .reg .f32 %f<4>;
-    .shared .align 16 .b8 As[{two_stages}];
-    .shared .align 16 .b8 Bs[{two_stages_b}];"#,
-        two_stages = 2 * STAGE,
-        two_stages_b = 2 * stage_b,
+    .reg .b64 %rd_sha, %rd_shb, %rd_la, %rd_lb, %rd_sta, %rd_stb;
+    .shared .align 16 .b8 As[{a_bytes}];
+    .shared .align 16 .b8 Bs[{b_bytes}];"#,
+        a_bytes = 2 * a_layout.stage(),
+        b_bytes = 2 * b_layout.stage(),
     );
     for mi in 0..2 {
-        for q in 0..4 {
-            emit!(s, "    .reg .b32 %fa{mi}_{q};");
-        }
+        emit!(s, "    .reg .b32 %fa{mi}_<4>;");
     }
     for ni in 0..4 {
-        for q in 0..2 {
-            emit!(s, "    .reg .b32 %fb{ni}_{q};");
-        }
+        emit!(s, "    .reg .b32 %fb{ni}_<2>;");
     }
     for mi in 0..2 {
         for ni in 0..4 {
@@ -167,113 +298,12 @@ pub fn ptx(layout: BLayout) -> String {
     mul.lo.u32 %r10, %r10, {BM};            // row0
     mov.u32 %r11, %ctaid.x;
     mul.lo.u32 %r11, %r11, {BN};            // col0
-    mov.u64 %rd4, As;
-    mov.u64 %rd5, Bs;
-
-    // Copy duties: chunk i of this thread is row (tid + 128 i) / {CHUNKS}, k offset 8 (tid % {CHUNKS}).
-    and.b32 %r12, %r5, {chunk_mask};
-    shl.b32 %r_kc, %r12, 3;                 // k offset of the chunk in the slice
-    mul.wide.u32 %rd6, %r12, 16;            // byte offset of the chunk in a shared row"#,
-        chunk_mask = CHUNKS - 1,
+    and.b32 %r12, %r5, 3;                   // k chunk of a K-contiguous copy
+    mov.u64 %rd_sha, As;
+    mov.u64 %rd_shb, Bs;"#
     );
-    for i in 0..2u32 {
-        emit!(
-            s,
-            r#"    shr.u32 %r13, %r5, 2;
-    add.u32 %r13, %r13, {row_step};           // tile row of chunk {i}
-    mul.wide.u32 %rd7, %r13, {PITCH};
-    add.u64 %rd7, %rd7, %rd6;
-    add.u64 %rdsa{i}, %rd4, %rd7;          // shared destination in stage 0 (A)
-    add.u32 %r14, %r10, %r13;
-    setp.lt.u32 %pa{i}, %r14, %r1;
-    mul.wide.u32 %rd8, %r14, %r3;
-    shl.b64 %rd8, %rd8, 1;
-    add.u64 %rda{i}, %rd1, %rd8;           // &A[row0 + r, 0]"#,
-            row_step = i * THREADS / CHUNKS,
-        );
-        match layout {
-            BLayout::NK => emit!(
-                s,
-                r#"    add.u64 %rdsb{i}, %rd5, %rd7;          // (B, same shape of tile)
-    add.u32 %r14, %r11, %r13;
-    setp.lt.u32 %pb{i}, %r14, %r2;
-    mul.wide.u32 %rd8, %r14, %r4;
-    shl.b64 %rd8, %rd8, 1;
-    add.u64 %rdb{i}, %rd2, %rd8;           // &B[col0 + r, 0]"#
-            ),
-            BLayout::KN => emit!(
-                s,
-                r#"    // B [K, N] chunk {i}: k row (tid / 8) + {k_step} of the slice, n chunk tid % 8.
-    shr.u32 %r_bk{i}, %r5, 3;
-    add.u32 %r_bk{i}, %r_bk{i}, {k_step};
-    and.b32 %r29, %r5, 7;
-    mul.wide.u32 %rd7, %r_bk{i}, {PITCH_KN};
-    mul.wide.u32 %rd8, %r29, 16;
-    add.u64 %rd7, %rd7, %rd8;
-    add.u64 %rdsb{i}, %rd5, %rd7;          // shared destination in stage 0
-    shl.b32 %r30, %r29, 3;
-    add.u32 %r30, %r30, %r11;               // n = col0 + 8 (tid % 8)
-    mul.wide.u32 %rd8, %r_bk{i}, %r4;
-    cvt.u64.u32 %rd9, %r30;
-    add.u64 %rd8, %rd8, %rd9;
-    shl.b64 %rd8, %rd8, 1;
-    add.u64 %rdb{i}, %rd2, %rd8;           // &B[k row, n] (before adding k0 rows)"#,
-                k_step = i * THREADS / (BN / 8),
-            ),
-        }
-    }
-    if layout == BLayout::KN {
-        emit!(
-            s,
-            r#"    // Valid bytes of this thread's B chunks: 16, fewer at the end of a row, 0 past N.
-    sub.u32 %r31, %r2, %r30;
-    shl.b32 %r31, %r31, 1;
-    min.u32 %r31, %r31, 16;
-    setp.lt.u32 %p12, %r30, %r2;
-    selp.u32 %r_bsz, %r31, 0, %p12;"#
-        );
-    }
-    emit!(
-        s,
-        r#"
-    // ldmatrix addresses of this lane. A (x4 = rows 0-7/8-15 x k 0-7/8-15, in mma's a0..a3 order):
-    // row (lane % 8) + 8 ((lane / 8) % 2), k 8 (lane / 16). B (x4 = two n8 tiles x two k halves):
-    // n row (lane % 8) + 8 (lane / 16), k 8 ((lane / 8) % 2).
-    and.b32 %r15, %r7, 7;
-    shr.u32 %r16, %r7, 3;
-    and.b32 %r16, %r16, 1;
-    shr.u32 %r17, %r7, 4;
-    mad.lo.u32 %r18, %r16, 8, %r15;
-    mad.lo.u32 %r18, %r8, 32, %r18;         // A row in the block tile
-    mul.wide.u32 %rd9, %r18, {PITCH};
-    mul.wide.u32 %rd10, %r17, 16;
-    add.u64 %rd9, %rd9, %rd10;
-    add.u64 %rd11, %rd4, %rd9;              // A lane address, stage 0
-"#
-    );
-    match layout {
-        BLayout::NK => emit!(
-            s,
-            r#"    mad.lo.u32 %r19, %r17, 8, %r15;
-    mad.lo.u32 %r19, %r9, 32, %r19;         // B row (n) in the block tile
-    mul.wide.u32 %rd12, %r19, {PITCH};
-    mul.wide.u32 %rd13, %r16, 16;
-    add.u64 %rd12, %rd12, %rd13;
-    add.u64 %rd14, %rd5, %rd12;             // B lane address, stage 0"#
-        ),
-        BLayout::KN => emit!(
-            s,
-            r#"    // B [K, N] with .trans (x4 = k 0-7/8-15 x two n8 tiles): k row (lane % 8) + 8 ((lane / 8) % 2),
-    // n 8 (lane / 16).
-    mad.lo.u32 %r19, %r16, 8, %r15;         // k row in the slice
-    mul.wide.u32 %rd12, %r19, {PITCH_KN};
-    mad.lo.u32 %r32, %r9, 32, 0;
-    mad.lo.u32 %r32, %r17, 8, %r32;         // n column in the block tile
-    mul.wide.u32 %rd13, %r32, 2;
-    add.u64 %rd12, %rd12, %rd13;
-    add.u64 %rd14, %rd5, %rd12;             // B lane address, stage 0"#
-        ),
-    }
+    setup(&mut s, &a);
+    setup(&mut s, &b);
     for mi in 0..2 {
         for ni in 0..4 {
             for q in 0..4 {
@@ -288,12 +318,12 @@ pub fn ptx(layout: BLayout) -> String {
     add.u32 %r_nk, %r_k, {bk_minus_1};
     shr.u32 %r_nk, %r_nk, {bk_bits};        // slices
     mov.u32 %r_k0, 0;
-    mov.u64 %rd_st, 0;
+    mov.u64 %rd_sta, 0;
     mov.u64 %rd_stb, 0;"#,
         bk_minus_1 = BK - 1,
         bk_bits = BK.trailing_zeros(),
     );
-    stage_copies(&mut s, layout);
+    stage_copies(&mut s, &a, &b);
     emit!(
         s,
         r#"    mov.u32 %r_kt, 0;
@@ -307,11 +337,13 @@ SLICE:
     @%p2 bra LAST;
     shl.b32 %r_k0, %r20, {bk_bits};
     and.b32 %r21, %r20, 1;
-    mul.wide.u32 %rd_st, %r21, {STAGE};
-    mul.wide.u32 %rd_stb, %r21, {stage_b};"#,
+    mul.wide.u32 %rd_sta, %r21, {sa};
+    mul.wide.u32 %rd_stb, %r21, {sb};"#,
         bk_bits = BK.trailing_zeros(),
+        sa = a_layout.stage(),
+        sb = b_layout.stage(),
     );
-    stage_copies(&mut s, layout);
+    stage_copies(&mut s, &a, &b);
     emit!(
         s,
         r#"    cp.async.wait_group 1;
@@ -322,29 +354,28 @@ WAITED:
     // Every thread's copies of slice kt have landed; the barrier makes them visible to all.
     bar.sync 0;
     and.b32 %r21, %r_kt, 1;
-    mul.wide.u32 %rd15, %r21, {STAGE};
-    add.u64 %rd16, %rd11, %rd15;            // A lane address in this stage
-    mul.wide.u32 %rd15, %r21, {stage_b};
-    add.u64 %rd17, %rd14, %rd15;            // B lane address in this stage"#
+    mul.wide.u32 %rd15, %r21, {sa};
+    add.u64 %rd16, %rd_la, %rd15;           // A lane address in this stage
+    mul.wide.u32 %rd15, %r21, {sb};
+    add.u64 %rd17, %rd_lb, %rd15;           // B lane address in this stage"#,
+        sa = a_layout.stage(),
+        sb = b_layout.stage(),
     );
     for kk in 0..BK / 16 {
         emit!(s, "    // k16 step {kk} of the slice");
         for mi in 0..2 {
-            let off = mi * 16 * PITCH + kk * 32;
+            let (off, t) = (frag_offset(a_layout, mi, kk), trans(a_layout));
             emit!(
                 s,
-                "    ldmatrix.sync.aligned.m8n8.x4.shared.b16 {{%fa{mi}_0, %fa{mi}_1, %fa{mi}_2, %fa{mi}_3}}, [%rd16+{off}];"
+                "    ldmatrix.sync.aligned.m8n8.x4{t}.shared.b16 {{%fa{mi}_0, %fa{mi}_1, %fa{mi}_2, %fa{mi}_3}}, [%rd16+{off}];"
             );
         }
         for np in 0..2 {
-            let (off, trans) = match layout {
-                BLayout::NK => (np * 16 * PITCH + kk * 32, ""),
-                BLayout::KN => (kk * 16 * PITCH_KN + np * 32, ".trans"),
-            };
+            let (off, t) = (frag_offset(b_layout, np, kk), trans(b_layout));
             let (n0, n1) = (2 * np, 2 * np + 1);
             emit!(
                 s,
-                "    ldmatrix.sync.aligned.m8n8.x4{trans}.shared.b16 {{%fb{n0}_0, %fb{n0}_1, %fb{n1}_0, %fb{n1}_1}}, [%rd17+{off}];"
+                "    ldmatrix.sync.aligned.m8n8.x4{t}.shared.b16 {{%fb{n0}_0, %fb{n0}_1, %fb{n1}_0, %fb{n1}_1}}, [%rd17+{off}];"
             );
         }
         for mi in 0..2 {
