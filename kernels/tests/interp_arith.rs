@@ -131,3 +131,18 @@ fn float_instructions_and_conversions() {
     assert_eq!(got[39], 0x3F80_0000);
     assert_eq!(got[40], 0);
 }
+
+#[test]
+fn packed_half_and_bf16_arithmetic() {
+    let gpu = gpu_with("float_ops");
+    let out = zeros::<u32>(&gpu, 7);
+    gpu.launch("float_ops", "half_ops", &cfg(1, 1), &[out.arg()]).unwrap();
+    let got = out.read().unwrap();
+    assert_eq!(got[0], 0x4200_4500, "add.f16x2: {{3, 5}}");
+    assert_eq!(got[1], 0x4200_4800, "fma.rn.f16x2: {{3, 8}}");
+    assert_eq!(got[2], 0x4000_40C0, "fma.rn.bf16x2: {{2, 6}}");
+    assert_eq!(got[3], 0x3F80_4000, "max.bf16x2: {{1, 2}}");
+    assert_eq!(got[4], 0xBC00_C000, "neg.f16x2: {{-1, -2}}");
+    assert_eq!(f(got[5]), 2.0, "the upper half of a b32 unpacks into the second register");
+    assert_eq!(got[6], 0x4500, "add.f16: 3 + 2");
+}

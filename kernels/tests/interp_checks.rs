@@ -64,33 +64,43 @@ fn shared_memory_race_without_barrier() {
 }
 
 #[test]
-fn barrier_reached_by_half_a_warp() {
+fn halves_of_a_warp_at_different_barriers() {
     let msg = fails("divergent_barrier", 32, &[], 1);
-    assert_mentions(&msg, &["kernel divergent_barrier", "line 70", "bar.sync", "divergent barrier", "tid=(16,0,0)"]);
+    assert_mentions(
+        &msg,
+        &[
+            "kernel divergent_barrier",
+            "line 73",
+            "bar.sync",
+            "tid=(16,0,0)",
+            "divergent barrier",
+            "tid=(0,0,0) of the same warp is at line 70",
+        ],
+    );
 }
 
 #[test]
 fn threads_exit_while_others_wait_at_a_barrier() {
     let msg = fails("exit_before_barrier", 64, &[], 1);
-    assert_mentions(&msg, &["kernel exit_before_barrier", "tid=(40,0,0) exited", "barrier on line 83"]);
+    assert_mentions(&msg, &["kernel exit_before_barrier", "tid=(40,0,0) exited", "barrier on line 86"]);
 }
 
 #[test]
 fn read_of_an_unwritten_register() {
     let msg = fails("uninit", 32, &[], 1);
-    assert_mentions(&msg, &["kernel uninit", "line 94", "add.u32 %r3, %r1, %r2", "tid=(0,0,0)", "%r2 is read before"]);
+    assert_mentions(&msg, &["kernel uninit", "line 97", "add.u32 %r3, %r1, %r2", "tid=(0,0,0)", "%r2 is read before"]);
 }
 
 #[test]
 fn misaligned_load() {
     let msg = fails("misaligned", 1, &[], 4);
-    assert_mentions(&msg, &["kernel misaligned", "line 105", "misaligned 4-byte", "tid=(0,0,0)"]);
+    assert_mentions(&msg, &["kernel misaligned", "line 108", "misaligned 4-byte", "tid=(0,0,0)"]);
 }
 
 #[test]
 fn shuffle_with_absent_members() {
     let msg = fails("partial_shfl", 32, &[], 1);
-    assert_mentions(&msg, &["kernel partial_shfl", "line 118", "lane 1 is in the member mask"]);
+    assert_mentions(&msg, &["kernel partial_shfl", "line 121", "lane 1 is in the member mask"]);
 }
 
 #[test]
@@ -125,4 +135,52 @@ fn parse_errors_name_module_and_line() {
     assert_mentions(&e, &["line 7", "undefined label NOWHERE"]);
     let e = gpu.load("bad4", &bad.replace("}\n", "")).unwrap_err().to_string();
     assert_mentions(&e, &["PTX bad4", "unexpected end of module"]);
+}
+
+#[test]
+fn damaged_modules_are_errors_not_panics() {
+    // Every test module with one line dropped, or cut short at that line: parsing must return (a
+    // module or an error) without panicking.
+    for name in ["int_ops", "float_ops", "control", "warp", "memory", "tensor", "checks", "programs"] {
+        let src = ptx(name);
+        let lines: Vec<&str> = src.lines().collect();
+        for i in 0..lines.len() {
+            let dropped = [&lines[..i], &lines[i + 1..]].concat().join("\n");
+            let cut = lines[..i].join("\n");
+            for (what, text) in [("without", dropped), ("cut at", cut)] {
+                let result = std::panic::catch_unwind(|| kernels::interp::parser::parse(&text).map(|_| ()));
+                assert!(result.is_ok(), "{name} {what} line {}: the parser panicked", i + 1);
+            }
+        }
+    }
+}
+
+#[test]
+fn damaged_kernels_fail_cleanly_when_run() {
+    // Each kernel with one line dropped is run (when it still parses): any outcome but a panic.
+    let cases: [(&str, &str, u32, usize); 4] = [
+        ("control", "diverge", 64, 2),
+        ("warp", "shuffles", 32, 1),
+        ("tensor", "gemm_pipelined", 64, 3),
+        ("programs", "layernorm", 64, 6),
+    ];
+    for (module, kernel, block, ptrs) in cases {
+        let src = ptx(module);
+        let lines: Vec<&str> = src.lines().collect();
+        for i in 0..lines.len() {
+            let text = [&lines[..i], &lines[i + 1..]].concat().join("\n");
+            let gpu = Gpu::new(Arc::new(Interpreter::new().with_step_limit(100_000)));
+            if gpu.load(module, &text).is_err() {
+                continue;
+            }
+            let bufs: Vec<_> = (0..ptrs).map(|_| zeros::<u32>(&gpu, 4096)).collect();
+            let mut args: Vec<Arg> = bufs.iter().map(|b| b.arg()).collect();
+            if kernel == "layernorm" {
+                args.extend([Arg::U32(64), Arg::F32(1e-5)]);
+            }
+            let launch = || gpu.launch(module, kernel, &cfg(1, block), &args);
+            let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(launch));
+            assert!(run.is_ok(), "{module}::{kernel} without line {}: the interpreter panicked", i + 1);
+        }
+    }
 }

@@ -40,3 +40,12 @@ fn shared_memory_tree_reduction_with_barriers() {
     let expected: Vec<f32> = input.chunks(block).map(|c| c.iter().sum()).collect();
     assert_eq!(out.read().unwrap(), expected);
 }
+
+#[test]
+fn lanes_arriving_late_at_a_shuffle_are_waited_for() {
+    let gpu = gpu_with("control");
+    let out = zeros::<u32>(&gpu, 64);
+    gpu.launch("control", "out_of_line", &cfg(1, 64), &[out.arg()]).unwrap();
+    let v = |t: u32| if t % 2 == 1 { 100 * t } else { t };
+    assert_eq!(out.read().unwrap(), (0..64).map(|t| v(t ^ 1)).collect::<Vec<u32>>());
+}

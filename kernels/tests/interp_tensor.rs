@@ -75,3 +75,46 @@ fn mma_f16_m16n8k8_matches_cpu_matmul() {
     gpu.launch("tensor", "mma_f16_k8", &cfg(1, 32), &[da.arg(), db.arg(), d.arg()]).unwrap();
     assert_eq!(d.read().unwrap(), matmul(&a, &b, &c, 16, 8, 8));
 }
+
+#[test]
+fn mma_f16_accumulators_pack_rows_in_pairs() {
+    let gpu = gpu_with("tensor");
+    let a: Vec<f32> = (0..256).map(|i| value(i, 7)).collect();
+    let b: Vec<f32> = (0..128).map(|i| value(i, 8)).collect(); // 16x8 (k, n)
+    let c: Vec<f32> = (0..128).map(|i| value(i, 9)).collect(); // 16x8
+    let h = |v: &[f32]| v.iter().map(|&x| f16::from_f32(x).to_bits()).collect::<Vec<u16>>();
+    let b_colmajor: Vec<f32> = (0..128).map(|i| b[(i % 16) * 8 + i / 16]).collect();
+    let (da, db, dc) = (gpu.upload(&h(&a)).unwrap(), gpu.upload(&h(&b_colmajor)).unwrap(), gpu.upload(&h(&c)).unwrap());
+    let d = zeros::<u16>(&gpu, 128);
+    gpu.launch("tensor", "mma_f16_acc", &cfg(1, 32), &[da.arg(), db.arg(), dc.arg(), d.arg()]).unwrap();
+    let got: Vec<f32> = d.read().unwrap().iter().map(|&x| f16::from_bits(x).to_f32()).collect();
+    let expected: Vec<f32> = matmul(&a, &b, &c, 16, 8, 16).iter().map(|&x| f16::from_f32(x).to_f32()).collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn pipelined_cp_async_ldmatrix_mma_gemm() {
+    let gpu = gpu_with("tensor");
+    let (m, n, k) = (32, 8, 64);
+    let a: Vec<f32> = (0..m * k).map(|i| value(i, 10)).collect();
+    let b: Vec<f32> = (0..k * n).map(|i| value(i, 11)).collect();
+    let bf = |v: &[f32]| v.iter().map(|&x| bf16::from_f32(x).to_bits()).collect::<Vec<u16>>();
+    let (da, db, d) = (gpu.upload(&bf(&a)).unwrap(), gpu.upload(&bf(&b)).unwrap(), zeros::<f32>(&gpu, m * n));
+    gpu.launch("tensor", "gemm_pipelined", &cfg(1, 64), &[da.arg(), db.arg(), d.arg()]).unwrap();
+    assert_eq!(d.read().unwrap(), matmul(&a, &b, &vec![0.0; m * n], m, n, k));
+}
+
+#[test]
+fn reusing_a_cp_async_buffer_without_a_barrier_is_a_race() {
+    let fixed = ptx("tensor");
+    let trailing = "    bar.sync 0;\n    mov.u32 %r21, %r22;";
+    assert!(fixed.contains(trailing), "the pipelined GEMM changed; update this test");
+    let broken = fixed.replace(trailing, "    mov.u32 %r21, %r22;");
+    let gpu = kernels::Gpu::interpreter();
+    gpu.load("broken", &broken).unwrap();
+    let (da, db, d) = (zeros::<u16>(&gpu, 32 * 64), zeros::<u16>(&gpu, 64 * 8), zeros::<f32>(&gpu, 32 * 8));
+    let msg = launch_err(&gpu, "broken", "gemm_pipelined", cfg(1, 64), &[da.arg(), db.arg(), d.arg()]);
+    eprintln!("{msg}");
+    assert!(msg.contains("kernel gemm_pipelined") && msg.contains("shared-memory race"), "{msg}");
+    assert!(msg.contains("cp.async") || msg.contains("ldmatrix"), "{msg}");
+}

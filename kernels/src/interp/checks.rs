@@ -88,7 +88,13 @@ impl SharedMem {
             for i in start..start + len {
                 let s = &mut self.shadow[i];
                 if s.epoch != self.epoch {
-                    *s = Shadow { epoch: self.epoch, ..Shadow::default() };
+                    // First access of this byte in the interval: nothing to clash with.
+                    *s = if write {
+                        Shadow { epoch: self.epoch, writer: me, wline: line, reader: 0, rline: 0 }
+                    } else {
+                        Shadow { epoch: self.epoch, writer: 0, wline: 0, reader: me, rline: line }
+                    };
+                    continue;
                 }
                 let clash = if s.writer != 0 && s.writer != me {
                     Some((s.writer, "wrote", s.wline))

@@ -7,7 +7,7 @@
 //! at the first instruction both paths reach, the immediate post-dominator for the structured code
 //! compilers and people write (if/else, loops with per-lane trip counts, early `continue`).
 
-use super::ast::{Instr, Kernel};
+use super::ast::{Instr, Kernel, Op};
 use super::checks::{Fault, SharedMem};
 use super::memory::GlobalMem;
 use super::ops::{self, mem::finish_copies, Flow};
@@ -85,6 +85,18 @@ fn run_cta(env: &mut Env, threads: u32, limit: u64, tracer: &mut Option<Tracer>)
     }
 }
 
+/// The lanes that must reach `ins` together, for instructions that synchronise the warp.
+fn sync_participants(ins: &Instr, w: &Warp, group: u32, env: &Env) -> Option<u32> {
+    match ins.op {
+        Op::Bar { arrive: false } | Op::Ldmatrix { .. } | Op::Mma { .. } => Some(u32::MAX),
+        Op::Shfl(_) | Op::Vote(_) | Op::Redux(..) | Op::WarpSync => {
+            let mask = ins.args.last()?;
+            Some(w.get(mask, group.trailing_zeros() as usize, env) as u32)
+        }
+        _ => None,
+    }
+}
+
 /// The error message of a fault: kernel, line, instruction, thread.
 fn describe(env: &Env, w: &Warp, f: &Fault, ins: Option<&Instr>) -> String {
     let [x, y, z] = w.tid(f.lane as usize, env.block);
@@ -102,9 +114,14 @@ fn run_warp<'k>(
 ) -> Result<(), (Fault, Option<&'k Instr>)> {
     let kernel = env.kernel;
     let trace_lane = tracer.as_ref().and_then(|t| t.lane_in(env.ctaid, w, env.block));
+    // Lanes that reached a `.sync` point (barrier, warp collective) and wait for the rest of its
+    // participants, which run meanwhile: lanes need not arrive together, as on sm_70 and later.
+    let mut parked = 0u32;
     while w.live != 0 && w.waiting.is_none() {
+        parked &= w.live;
+        let runnable = w.live & !parked;
         let (mut pc, mut group) = (u32::MAX, 0u32);
-        for l in lanes(w.live) {
+        for l in lanes(if runnable != 0 { runnable } else { parked }) {
             let p = w.pc[l];
             if p < pc {
                 (pc, group) = (p, 1 << l);
@@ -112,11 +129,21 @@ fn run_warp<'k>(
                 group |= 1 << l;
             }
         }
+        group |= lanes(parked).filter(|&l| w.pc[l] == pc).fold(0, |m, l| m | 1 << l);
         let Some(ins) = kernel.instrs.get(pc as usize) else {
             // Running off the end of the body is an implicit `ret`.
             w.live &= !group;
             continue;
         };
+        if let Some(needed) = sync_participants(ins, w, group, env) {
+            let missing = needed & w.live & !group;
+            if missing != 0 && w.live & !parked & !group != 0 {
+                parked |= group;
+                continue;
+            }
+            // Either everyone is here, or the missing lanes wait elsewhere: execution reports it.
+        }
+        parked &= !group;
         w.steps += 1;
         if w.steps > limit {
             let m = format!("warp {} executed more than {limit} instructions; is there an endless loop?", w.id);

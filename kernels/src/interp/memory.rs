@@ -51,7 +51,7 @@ impl GlobalMem {
     pub fn bytes_mut(&mut self, addr: u64, len: usize) -> Result<&mut [u8], String> {
         let found = self.allocs.range_mut(..=addr).next_back();
         match found {
-            Some((&start, data)) if addr + len as u64 <= start + data.len() as u64 => {
+            Some((&start, data)) if addr.saturating_add(len as u64) <= start + data.len() as u64 => {
                 let off = (addr - start) as usize;
                 Ok(&mut data[off..off + len])
             }

@@ -3,7 +3,8 @@
 //! report clearly: out-of-bounds and misaligned accesses, shared-memory races, divergent barriers,
 //! reads of uninitialised registers. See `kernels/INTERPRETER.md` for what is supported and how.
 //!
-//! - [`lexer`], [`parser`], [`decode`] → [`ast`]: text to decoded instructions, once per module.
+//! - [`lexer`], [`parser`], [`decode`] (with [`opcode`]) → [`ast`]: text to decoded instructions, once per
+//!   module.
 //! - [`exec`]: the grid, CTA and warp scheduling, divergence; [`warp`]: registers and lanes.
 //! - [`ops`]: instruction families; [`mma`]: ldmatrix and mma.sync; [`memory`]: global memory.
 //! - [`checks`]: faults and the shared-memory race detector; [`trace`]: the per-thread trace.
@@ -15,6 +16,7 @@ pub mod exec;
 pub mod lexer;
 pub mod memory;
 pub mod mma;
+pub mod opcode;
 pub mod ops;
 pub mod parser;
 pub mod trace;

@@ -47,7 +47,8 @@ fn touch(
 ) -> Result<u64, Fault> {
     let fault = |m: String| Fault::new(lane as u32, m);
     let (space, addr) = resolve(space, addr);
-    if addr % len as u64 != 0 {
+    // Access sizes are powers of two: a mask instead of a division.
+    if addr & (len as u64 - 1) != 0 {
         return Err(fault(format!("misaligned {len}-byte {} access at address 0x{addr:x}", space.name())));
     }
     let bytes: &mut [u8] = match space {
@@ -57,7 +58,7 @@ fn touch(
         }
         Space::Local => {
             let size = env.kernel.local_bytes as u64;
-            if addr + len as u64 > size {
+            if addr.saturating_add(len as u64) > size {
                 return Err(fault(format!("local access of {len} bytes at offset {addr} is outside the {size} bytes")));
             }
             let off = lane * size as usize + addr as usize;
@@ -99,7 +100,7 @@ pub fn access(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32) -> Result<(),
             for l in lanes(exec) {
                 let base = address(w, addr_op, l);
                 let (_, resolved) = resolve(space, base);
-                if n > 1 && resolved % (size * n) as u64 != 0 {
+                if n > 1 && resolved & ((size * n) as u64 - 1) != 0 {
                     let m = format!("misaligned {}-byte vector access at address 0x{resolved:x}", size * n);
                     return Err(Fault::new(l as u32, m));
                 }
@@ -108,7 +109,7 @@ pub fn access(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32) -> Result<(),
                         Operand::Vec(v) => &v[i],
                         o => o,
                     };
-                    let at = base + (i * size) as u64;
+                    let at = base.wrapping_add((i * size) as u64);
                     if load {
                         let v = touch(w, env, l, space, at, size, None, ins.line, true)?;
                         w.put_loaded(elem, l, v, ty, k);
@@ -178,7 +179,7 @@ fn atomic(op: AtomOp, ty: Ty, old: u64, b: u64, c: u64) -> u64 {
             if old & mask(w) >= b & mask(w) {
                 0
             } else {
-                old + 1
+                old.wrapping_add(1)
             }
         }
         AtomOp::Dec => {
@@ -191,7 +192,7 @@ fn atomic(op: AtomOp, ty: Ty, old: u64, b: u64, c: u64) -> u64 {
     }
 }
 
-/// `cp.async` (checked at issue, copied at wait time), `commit_group` and `wait_group`/`wait_all`.
+/// `cp.async` (checked and race-recorded at issue, copied at wait time), `commit_group` and `wait_group`/`wait_all`.
 pub fn cp_async(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32) -> Result<(), Fault> {
     let a = &ins.args;
     match ins.op {
@@ -213,7 +214,9 @@ pub fn cp_async(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32) -> Result<(
                 if src_bytes > 0 {
                     env.global.bytes_mut(src, src_bytes as usize).map_err(fault)?;
                 }
-                env.shared.access(dst, bytes as usize, w.thread(l), true, ins.line, false).map_err(fault)?;
+                // The copy may land any time until its wait: the race detector sees a write from now
+                // on (and again when it lands), so touching the bytes before the wait is a race.
+                env.shared.access(dst, bytes as usize, w.thread(l), true, ins.line, env.check_races).map_err(fault)?;
                 w.cp_pending.push(AsyncCopy { lane: l as u32, src, dst, bytes, src_bytes, line: ins.line });
             }
         }

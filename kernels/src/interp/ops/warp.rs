@@ -38,7 +38,7 @@ pub fn collective(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32, _group: u
             check_members(w, members, exec, "shfl.sync")?;
             let mut out = [(0u64, false); 32];
             for l in lanes(exec) {
-                let b = w.get(&a[2], l, env) as u32;
+                let b = w.get(&a[2], l, env) as u32 & 0x1F;
                 let c = w.get(&a[3], l, env) as u32;
                 let lane = l as u32;
                 let seg = (c >> 8) & 0x1F;
