@@ -22,7 +22,7 @@
 //! - [`cross_entropy`]: fused cross-entropy loss and dlogits.
 //! - [`gather`]: take / put rows by an index list (masked patches).
 //! - [`adamw`]: fused multi-tensor AdamW.
-//! - [`attention`]: flash-style attention forward (online softmax over shared-memory key tiles).
+//! - [`attention`]: flash-style attention forward (online softmax over shared-memory key tiles) and backward.
 
 pub mod adamw;
 pub mod attention;

@@ -7,6 +7,7 @@ use std::sync::{Mutex, OnceLock};
 use crate::{Gpu, Result};
 
 pub mod attention;
+pub mod attention_backward;
 pub mod gemm_mma;
 pub mod gemm_regblock;
 pub mod gemm_tiled;
