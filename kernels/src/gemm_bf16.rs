@@ -31,8 +31,9 @@ pub fn modules() -> Vec<Module> {
     out
 }
 
-/// Shape of `C = op(A) * op(B)`; leading dimensions (row pitches of the stored matrices) in elements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Shape of `C = alpha op(A) op(B) + beta C`, batched; leading dimensions (row pitches of the stored
+/// matrices) and batch strides in elements.
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Shape {
     pub m: usize,
     pub n: usize,
@@ -42,6 +43,13 @@ pub struct Shape {
     pub lda: usize,
     pub ldb: usize,
     pub ldc: usize,
+    /// Number of products, each operand `stride_*` elements after the previous one.
+    pub batch: usize,
+    pub stride_a: usize,
+    pub stride_b: usize,
+    pub stride_c: usize,
+    pub alpha: f32,
+    pub beta: f32,
 }
 
 /// Element offset of entry (outer, k) of an operand stored as `layout` with row pitch `ld`.
@@ -53,10 +61,32 @@ fn at(layout: Layout, ld: usize, outer: usize, k: usize) -> usize {
 }
 
 impl Shape {
-    /// Tight leading dimensions.
+    /// One product (alpha 1, beta 0) with tight leading dimensions.
     pub fn new(m: usize, n: usize, k: usize, a: Layout, b: Layout) -> Self {
         let ld = |l: Layout, outer: usize| if l == Layout::KContiguous { k } else { outer };
-        Self { m, n, k, a, b, lda: ld(a, m), ldb: ld(b, n), ldc: n }
+        let (lda, ldb) = (ld(a, m), ld(b, n));
+        let pitch = |l: Layout, outer: usize, ld: usize| if l == Layout::KContiguous { outer * ld } else { k * ld };
+        Self {
+            m,
+            n,
+            k,
+            a,
+            b,
+            lda,
+            ldb,
+            ldc: n,
+            batch: 1,
+            stride_a: pitch(a, m, lda),
+            stride_b: pitch(b, n, ldb),
+            stride_c: m * n,
+            alpha: 1.0,
+            beta: 0.0,
+        }
+    }
+
+    /// The same product repeated over `batch` operands packed `stride_*` apart.
+    pub fn batched(self, batch: usize) -> Self {
+        Self { batch, ..self }
     }
 
     /// Elements each of A, B, C must hold.
@@ -69,37 +99,50 @@ impl Shape {
             }
         };
         let c = if self.m == 0 { 0 } else { (self.m - 1) * self.ldc + self.n };
-        [end(self.a, self.lda, self.m), end(self.b, self.ldb, self.n), c]
+        let z = self.batch.saturating_sub(1);
+        [
+            z * self.stride_a + end(self.a, self.lda, self.m),
+            z * self.stride_b + end(self.b, self.ldb, self.n),
+            z * self.stride_c + c,
+        ]
     }
 }
 
-/// Runs the tensor-core kernel. K, lda and ldb must be multiples of 8 (16-byte aligned rows).
+/// Runs the tensor-core kernel. K, lda, ldb and the A and B batch strides must be multiples of 8 (16-byte
+/// aligned rows).
 pub fn gemm_bf16(gpu: &Gpu, s: &Shape, a: &Buffer<u16>, b: &Buffer<u16>, c: &Buffer<f32>) -> Result<()> {
     assert!(
-        s.k.is_multiple_of(8) && s.lda.is_multiple_of(8) && s.ldb.is_multiple_of(8),
-        "gemm_bf16 {s:?}: K, lda and ldb must be multiples of 8"
+        [s.k, s.lda, s.ldb, s.stride_a, s.stride_b].iter().all(|v| v.is_multiple_of(8)),
+        "gemm_bf16 {s:?}: K, lda, ldb and the A, B batch strides must be multiples of 8"
     );
     let [la, lb, lc] = s.lens();
     assert!(a.len() >= la && b.len() >= lb && c.len() >= lc, "gemm_bf16 {s:?}: buffers smaller than the shape");
-    if s.m == 0 || s.n == 0 {
+    if s.m == 0 || s.n == 0 || s.batch == 0 {
         return Ok(());
     }
     let name = module_name(s.a, s.b);
     ptx::load(gpu, &name, || gemm_mma::ptx(s.a, s.b))?;
     let u = |x: usize| Arg::U32(u32::try_from(x).expect("gemm_bf16 dimension exceeds u32"));
+    let strides = [s.stride_a, s.stride_b, s.stride_c].map(|v| Arg::U64(v as u64));
     let args = [a.arg(), b.arg(), c.arg(), u(s.m), u(s.n), u(s.k), u(s.lda), u(s.ldb), u(s.ldc)];
-    let grid = Dim3::new((s.n as u32).div_ceil(gemm_mma::BN), (s.m as u32).div_ceil(gemm_mma::BM), 1);
+    let args = [&args[..], &strides, &[Arg::F32(s.alpha), Arg::F32(s.beta)]].concat();
+    let grid = Dim3::new((s.n as u32).div_ceil(gemm_mma::BN), (s.m as u32).div_ceil(gemm_mma::BM), s.batch as u32);
     let cfg = LaunchConfig { grid, block: Dim3::x(gemm_mma::THREADS), shared_bytes: 0 };
     gpu.launch(&name, "gemm_bf16", &cfg, &args)
 }
 
-/// CPU reference: the bf16 inputs widened exactly, products summed in f64.
+/// CPU reference: the bf16 inputs widened exactly, products summed in f64; `c` updated in place.
 pub fn reference(s: &Shape, a: &[u16], b: &[u16], c: &mut [f32]) {
     let f = |x: u16| f32::from_bits((x as u32) << 16) as f64;
-    for i in 0..s.m {
-        for j in 0..s.n {
-            let dot: f64 = (0..s.k).map(|p| f(a[at(s.a, s.lda, i, p)]) * f(b[at(s.b, s.ldb, j, p)])).sum();
-            c[i * s.ldc + j] = dot as f32;
+    for z in 0..s.batch {
+        let (a, b) = (&a[z * s.stride_a..], &b[z * s.stride_b..]);
+        for i in 0..s.m {
+            for j in 0..s.n {
+                let dot: f64 = (0..s.k).map(|p| f(a[at(s.a, s.lda, i, p)]) * f(b[at(s.b, s.ldb, j, p)])).sum();
+                let out = &mut c[z * s.stride_c + i * s.ldc + j];
+                let old = if s.beta != 0.0 { s.beta as f64 * *out as f64 } else { 0.0 };
+                *out = (s.alpha as f64 * dot + old) as f32;
+            }
         }
     }
 }

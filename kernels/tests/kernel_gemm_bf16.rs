@@ -8,9 +8,10 @@ fn check(gpu: &kernels::Gpu, s: &Shape, seed: u64) {
     let [la, lb, lc] = s.lens();
     let a: Vec<u16> = common::values(la, seed, 1.0).iter().map(|&v| reference_to_bf16(v)).collect();
     let b: Vec<u16> = common::values(lb, seed + 1, 1.0).iter().map(|&v| reference_to_bf16(v)).collect();
-    let (da, db, dc) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap(), gpu.zeros::<f32>(lc).unwrap());
+    let c0 = common::values(lc, seed + 2, 1.0);
+    let (da, db, dc) = (gpu.upload(&a).unwrap(), gpu.upload(&b).unwrap(), gpu.upload(&c0).unwrap());
     gemm_bf16::gemm_bf16(gpu, s, &da, &db, &dc).unwrap();
-    let mut want = vec![0f32; lc];
+    let mut want = c0;
     gemm_bf16::reference(s, &a, &b, &mut want);
     // Products of bf16 values are exact in f32; only the f32 accumulation rounds (K <= 80 here).
     common::assert_close(&format!("gemm_bf16 {s:?}"), &dc.read().unwrap(), &want, 1e-5 * s.k as f32, 1e-5);
@@ -19,7 +20,9 @@ fn check(gpu: &kernels::Gpu, s: &Shape, seed: u64) {
 /// Rows of a K-major operand are padded to a multiple of 8 elements (16-byte copies need aligned rows).
 fn padded(s: Shape) -> Shape {
     let pad = |l: Layout, ld: usize| if l == Layout::KMajor { ld.next_multiple_of(8) } else { ld };
-    Shape { lda: pad(s.a, s.lda), ldb: pad(s.b, s.ldb), ..s }
+    let (lda, ldb) = (pad(s.a, s.lda), pad(s.b, s.ldb));
+    let stride = |l: Layout, outer: usize, ld: usize| if l == Layout::KMajor { s.k * ld } else { outer * ld };
+    Shape { lda, ldb, stride_a: stride(s.a, s.m, lda), stride_b: stride(s.b, s.n, ldb), ..s }
 }
 
 #[test]
@@ -43,6 +46,17 @@ fn tensor_core_gemm_respects_leading_dimensions() {
         for b in LAYOUTS {
             let s = Shape { lda: 48, ldb: 56, ldc: 21, ..Shape::new(17, 19, 24, a, b) };
             check(&gpu, &s, 9);
+        }
+    }
+}
+
+#[test]
+fn tensor_core_gemm_runs_batches_with_alpha_and_beta() {
+    let Some(gpu) = common::gpu() else { return };
+    for a in LAYOUTS {
+        for b in LAYOUTS {
+            let s = padded(Shape { alpha: 0.5, beta: -1.5, ..Shape::new(9, 13, 24, a, b) }).batched(3);
+            check(&gpu, &s, 21);
         }
     }
 }

@@ -18,7 +18,8 @@
 //! Shared rows are padded by 16 bytes (64 -> 80 for K-contiguous tiles, 128 -> 144 for K-major ones) so
 //! the 8 row addresses of one ldmatrix phase fall in different banks. Requires K and both leading
 //! dimensions to be multiples of 8 (16-byte aligned rows); M and N are free (a chunk at the end of a
-//! K-major row copies only its valid bytes). Launch: block 128, grid (ceil(N/64), ceil(M/64)).
+//! K-major row copies only its valid bytes). Batched over grid z with element strides (multiples of 8),
+//! `C = alpha op(A) op(B) + beta C`. Launch: block 128, grid (ceil(N/64), ceil(M/64), batch).
 
 use super::{emit, HEADER};
 
@@ -245,7 +246,9 @@ pub fn ptx(a_layout: Layout, b_layout: Layout) -> String {
 .visible .entry gemm_bf16(
     .param .u64 p_a, .param .u64 p_b, .param .u64 p_c,
     .param .u32 p_m, .param .u32 p_n, .param .u32 p_k,
-    .param .u32 p_lda, .param .u32 p_ldb, .param .u32 p_ldc
+    .param .u32 p_lda, .param .u32 p_ldb, .param .u32 p_ldc,
+    .param .u64 p_batch_a, .param .u64 p_batch_b, .param .u64 p_batch_c,
+    .param .f32 p_alpha, .param .f32 p_beta
 )
 {{
     .reg .pred %p<16>;
@@ -259,6 +262,7 @@ pub fn ptx(a_layout: Layout, b_layout: Layout) -> String {
     .reg .b64 %rdsa<2>;
     .reg .b64 %rdsb<2>;
     .reg .b64 %rd_sha, %rd_shb, %rd_la, %rd_lb, %rd_sta, %rd_stb;
+    .reg .f32 %f<8>;
     .shared .align 16 .b8 As[{a_bytes}];
     .shared .align 16 .b8 Bs[{b_bytes}];"#,
         a_bytes = 2 * a_layout.stage(),
@@ -284,6 +288,21 @@ pub fn ptx(a_layout: Layout, b_layout: Layout) -> String {
     cvta.to.global.u64 %rd1, %rd1;
     cvta.to.global.u64 %rd2, %rd2;
     cvta.to.global.u64 %rd3, %rd3;
+    // Batch entry z = ctaid.z: each operand moves by z times its batch stride (elements).
+    mov.u32 %r33, %ctaid.z;
+    cvt.u64.u32 %rd33, %r33;
+    ld.param.u64 %rd34, [p_batch_a];
+    mul.lo.u64 %rd34, %rd34, %rd33;
+    shl.b64 %rd34, %rd34, 1;
+    add.u64 %rd1, %rd1, %rd34;
+    ld.param.u64 %rd34, [p_batch_b];
+    mul.lo.u64 %rd34, %rd34, %rd33;
+    shl.b64 %rd34, %rd34, 1;
+    add.u64 %rd2, %rd2, %rd34;
+    ld.param.u64 %rd34, [p_batch_c];
+    mul.lo.u64 %rd34, %rd34, %rd33;
+    shl.b64 %rd34, %rd34, 2;
+    add.u64 %rd3, %rd3, %rd34;
     ld.param.u32 %r1, [p_m];
     ld.param.u32 %r2, [p_n];
     ld.param.u32 %r_k, [p_k];
@@ -396,6 +415,10 @@ WAITED:
 
 STORE:
     // Accumulator q of mma tile (mi, ni) sits at row g + 8 (q / 2), column 2 (lane % 4) + (q % 2) of the tile.
+    // C = alpha acc + beta C, C read only when beta != 0 (so an uninitialised C is never read).
+    ld.param.f32 %f1, [p_alpha];
+    ld.param.f32 %f2, [p_beta];
+    setp.ne.f32 %p6, %f2, 0f00000000;
     ld.param.u32 %r22, [p_ldc];
     shr.u32 %r23, %r7, 2;                   // g
     and.b32 %r24, %r7, 3;
@@ -419,7 +442,12 @@ STORE:
                     emit!(s, "    add.u32 %r28, %r26, {};", ni * 8 + c);
                     emit!(s, "    setp.lt.u32 %p5, %r28, %r2;");
                     emit!(s, "    and.pred %p5, %p5, %p4;");
-                    emit!(s, "    @%p5 st.global.f32 [%rd18+{}], %acc{mi}_{ni}_{q};", 4 * (ni * 8 + c));
+                    emit!(s, "    and.pred %p7, %p5, %p6;");
+                    emit!(s, "    mov.f32 %f3, 0f00000000;");
+                    emit!(s, "    @%p7 ld.global.f32 %f3, [%rd18+{}];", 4 * (ni * 8 + c));
+                    emit!(s, "    mul.f32 %f4, %acc{mi}_{ni}_{q}, %f1;");
+                    emit!(s, "    fma.rn.f32 %f4, %f2, %f3, %f4;");
+                    emit!(s, "    @%p5 st.global.f32 [%rd18+{}], %f4;", 4 * (ni * 8 + c));
                 }
             }
         }
