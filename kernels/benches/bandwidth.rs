@@ -33,8 +33,13 @@ fn bench(c: &mut Criterion) {
         let copy = || cuda.copy_device(y.ptr(), x.ptr(), n * 4).unwrap();
         let copy_s = common::seconds_per_run(&cuda, 20, copy);
         println!("{:<28} {cols:>8} {:>9.0} {:>9.0}%", "cuMemcpyDtoD", bytes / copy_s / 1e9, 100.0);
-        let runs: [Run; 3] = [
-            ("softmax_forward", Box::new(|| softmax::forward(&gpu, &y, &x, ROWS, cols).unwrap())),
+        let naive = softmax::Variant::Naive;
+        let runs: [Run; 4] = [
+            (
+                "softmax_forward_naive (1)",
+                Box::new(|| softmax::forward_variant(&gpu, naive, &y, &x, ROWS, cols).unwrap()),
+            ),
+            ("softmax_forward (2)", Box::new(|| softmax::forward(&gpu, &y, &x, ROWS, cols).unwrap())),
             (
                 "layernorm_forward",
                 Box::new(|| layernorm::forward(&gpu, &y, &mean, &rstd, &x, &w, &b, cols, 1e-6).unwrap()),

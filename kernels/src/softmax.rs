@@ -1,5 +1,7 @@
-//! Softmax over the last axis of a `[rows, cols]` matrix, forward and backward (PTX in
-//! `ptx/softmax.ptx`: one warp per row, butterfly-shuffle reductions).
+//! Softmax over the last axis of a `[rows, cols]` matrix, forward and backward (PTX in `ptx/softmax.ptx`).
+//!
+//! Forward variants: 1 [`Variant::Naive`], a thread per row; 2 [`Variant::Warp`], a warp per row with
+//! coalesced loads and butterfly-shuffle reductions (the backward is built the same way).
 
 use crate::ptx::{self, Module};
 use crate::{Arg, Buffer, Dim3, Gpu, LaunchConfig, Result};
@@ -23,12 +25,41 @@ fn check(what: &str, bufs: &[usize], rows: usize, cols: usize) {
     assert!(bufs.iter().all(|&l| l >= rows * cols), "{what}: buffers hold fewer than {rows} x {cols}");
 }
 
-/// `out = softmax(x)` row by row.
+/// Numbered forward variants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Variant {
+    /// 1: one thread per row.
+    Naive,
+    /// 2: one warp per row, shuffle reductions.
+    Warp,
+}
+
+/// Threads per block of the naive variant.
+const NAIVE_BLOCK: u32 = 128;
+
+/// `out = softmax(x)` row by row, with the fast variant.
 pub fn forward(gpu: &Gpu, out: &Buffer<f32>, x: &Buffer<f32>, rows: usize, cols: usize) -> Result<()> {
+    forward_variant(gpu, Variant::Warp, out, x, rows, cols)
+}
+
+/// `out = softmax(x)` row by row, with variant `v`.
+pub fn forward_variant(
+    gpu: &Gpu,
+    v: Variant,
+    out: &Buffer<f32>,
+    x: &Buffer<f32>,
+    rows: usize,
+    cols: usize,
+) -> Result<()> {
     check("softmax forward", &[out.len(), x.len()], rows, cols);
     ptx::load(gpu, MODULE, || modules().remove(0).ptx)?;
     let args = [out.arg(), x.arg(), Arg::U32(rows as u32), Arg::U32(cols as u32)];
-    gpu.launch(MODULE, "softmax_forward", &warp_per_row(rows), &args)
+    match v {
+        Variant::Naive => {
+            gpu.launch(MODULE, "softmax_forward_naive", &LaunchConfig::linear(rows as u32, NAIVE_BLOCK), &args)
+        }
+        Variant::Warp => gpu.launch(MODULE, "softmax_forward", &warp_per_row(rows), &args),
+    }
 }
 
 /// `dx = y * (dy - rowsum(dy * y))`, from the forward output `y`.

@@ -1,7 +1,7 @@
 //! Softmax forward and backward against the f64 reference, at ViT widths and awkward ones.
 mod common;
 
-use kernels::softmax;
+use kernels::softmax::{self, Variant};
 
 const SHAPES: [(usize, usize); 6] = [(1, 1), (3, 7), (5, 33), (9, 197), (2, 384), (2, 768)];
 
@@ -31,13 +31,16 @@ fn forward_matches_reference_and_is_stable_for_large_logits() {
 }
 
 #[test]
-fn forward_matches_reference_tightly_at_moderate_logits() {
+fn both_variants_match_reference_at_moderate_logits() {
     let Some(gpu) = common::gpu() else { return };
-    for (i, &(rows, cols)) in SHAPES.iter().enumerate() {
-        let x = common::values(rows * cols, 40 + i as u64, 6.0);
-        let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.alloc::<f32>(rows * cols).unwrap());
-        softmax::forward(&gpu, &dy, &dx, rows, cols).unwrap();
-        common::assert_close("softmax", &dy.read().unwrap(), &softmax::reference_forward(&x, cols), 1e-7, 1e-5);
+    for v in [Variant::Naive, Variant::Warp] {
+        for (i, &(rows, cols)) in SHAPES.iter().enumerate() {
+            let x = common::values(rows * cols, 40 + i as u64, 6.0);
+            let (dx, dy) = (gpu.upload(&x).unwrap(), gpu.alloc::<f32>(rows * cols).unwrap());
+            softmax::forward_variant(&gpu, v, &dy, &dx, rows, cols).unwrap();
+            let want = softmax::reference_forward(&x, cols);
+            common::assert_close(&format!("softmax {v:?} {rows}x{cols}"), &dy.read().unwrap(), &want, 1e-7, 1e-5);
+        }
     }
 }
 
