@@ -92,4 +92,6 @@ fn trace_shows_one_threads_reads_and_writes() {
     assert!(find("mad.lo.u32 %r4").contains("writes %r4=37"));
     assert!(find("sub.s32 %r6, %r1, 64").contains("writes %r6=4294967237 (0xffffffc5)"));
     assert!(find("@%p1 bra INIT_DONE").contains("reads %p1=true"));
+    let atom = find("atom.global.add.u32 %r5, [%rd1], 1");
+    assert!(atom.contains(&format!("address 0x{:x}", counters.ptr())) && atom.contains("writes %r5="), "{atom}");
 }

@@ -379,14 +379,17 @@ pub enum Op {
 /// One instruction with its guard predicate and its source line.
 #[derive(Clone, Debug)]
 pub struct Instr {
+    /// What to do.
     pub op: Op,
     /// `@%p` (false) or `@!%p` (true).
     pub guard: Option<(u32, bool)>,
+    /// Operands in source order.
     pub args: Vec<Operand>,
     /// Registers the instruction reads (checked for definedness, printed by the trace).
     pub srcs: Vec<u32>,
     /// Registers the instruction writes.
     pub dsts: Vec<u32>,
+    /// 1-based source line.
     pub line: u32,
     /// The instruction as written, for messages.
     pub text: String,
@@ -395,21 +398,30 @@ pub struct Instr {
 /// One `.param` of a kernel.
 #[derive(Clone, Debug)]
 pub struct Param {
+    /// The name in the parameter list.
     pub name: String,
+    /// Byte offset in the parameter space.
     pub offset: u32,
+    /// Size in bytes.
     pub size: u32,
 }
 
 /// A kernel (`.entry`) ready to run.
 #[derive(Clone, Debug)]
 pub struct Kernel {
+    /// The `.entry` name.
     pub name: String,
+    /// Parameters in order.
     pub params: Vec<Param>,
+    /// Register names by index (`%r0`), for messages and traces.
     pub reg_names: Vec<String>,
+    /// Register types by index.
     pub reg_types: Vec<Ty>,
+    /// The body; branch targets are indices into it.
     pub instrs: Vec<Instr>,
     /// Bytes of static `.shared` arrays; dynamic shared memory starts at `dyn_shared_offset`.
     pub static_shared: u32,
+    /// Where `.extern .shared` memory starts.
     pub dyn_shared_offset: u32,
     /// Bytes of `.local` arrays per thread.
     pub local_bytes: u32,
@@ -418,5 +430,6 @@ pub struct Kernel {
 /// A parsed module: its kernels by name.
 #[derive(Clone, Debug, Default)]
 pub struct Module {
+    /// Kernels by `.entry` name.
     pub kernels: HashMap<String, Kernel>,
 }

@@ -20,9 +20,13 @@ pub const DEFAULT_STEP_LIMIT: u64 = 200_000_000;
 
 /// Everything a launch needs besides global memory.
 pub struct Launch<'a> {
+    /// The kernel to run.
     pub kernel: &'a Kernel,
+    /// Its `.param` bytes.
     pub params: &'a [u8],
+    /// Grid, block and dynamic shared memory.
     pub cfg: LaunchConfig,
+    /// Whether the shared-memory race detector runs.
     pub check_races: bool,
     /// Instructions one warp may execute before the launch fails as a hang.
     pub step_limit: u64,

@@ -32,6 +32,8 @@ pub use trace::TraceTarget;
 
 /// Largest CTA the interpreter accepts, as on every GPU the project targets.
 const MAX_THREADS_PER_CTA: u64 = 1024;
+/// Most shared memory one CTA may have on sm_90 (227 KiB; sm_80 allows 163 KiB).
+const MAX_SHARED_PER_CTA: u64 = 227 * 1024;
 
 /// Executes PTX on the CPU with the CUDA execution model.
 pub struct Interpreter {
@@ -152,6 +154,11 @@ impl Backend for Interpreter {
         let threads = cfg.block.count();
         if threads == 0 || threads > MAX_THREADS_PER_CTA || cfg.grid.count() == 0 {
             let message = format!("invalid launch shape: grid {:?}, block {:?}", cfg.grid, cfg.block);
+            return Err(Error::Launch { kernel: kernel.into(), message });
+        }
+        let shared = if cfg.shared_bytes == 0 { k.static_shared } else { k.dyn_shared_offset + cfg.shared_bytes };
+        if shared as u64 > MAX_SHARED_PER_CTA {
+            let message = format!("{shared} bytes of shared memory exceed the {MAX_SHARED_PER_CTA} a CTA may have");
             return Err(Error::Launch { kernel: kernel.into(), message });
         }
         let params = param_bytes(k, args)?;

@@ -3,13 +3,15 @@
 //! [`super::Interpreter::with_trace`]; lines go to stderr and are kept for
 //! [`super::Interpreter::trace_lines`].
 
-use super::ast::{Instr, Kernel, Ty};
+use super::ast::{Instr, Kernel, Operand, Ty};
 use super::warp::{Warp, WARP};
 
 /// The thread to trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceTarget {
+    /// The CTA (`%ctaid`).
     pub ctaid: [u32; 3],
+    /// The thread in it (`%tid`).
     pub tid: [u32; 3],
 }
 
@@ -31,7 +33,9 @@ impl TraceTarget {
 
 /// Collects the trace of one launch.
 pub struct Tracer {
+    /// Whom to trace.
     pub target: TraceTarget,
+    /// The lines so far.
     pub lines: Vec<String>,
     pending: String,
 }
@@ -56,7 +60,15 @@ impl Tracer {
     pub fn before(&mut self, ins: &Instr, w: &Warp, lane: usize, runs: bool, k: &Kernel) {
         let reads: Vec<String> = ins.srcs.iter().map(|&r| show(w, r, lane, k)).collect();
         let off = if runs { "" } else { " (predicated off)" };
-        self.pending = format!("line {:>4}: {}{off}  | reads {}", ins.line, ins.text, reads.join(" "));
+        // The effective address, which the registers alone leave to mental arithmetic.
+        let addr = ins.args.iter().find_map(|a| match *a {
+            Operand::Addr { base, offset } => {
+                Some(format!(" | address 0x{:x}", base.map_or(0, |r| w.reg(r, lane)).wrapping_add(offset as u64)))
+            }
+            _ => None,
+        });
+        let addr = addr.unwrap_or_default();
+        self.pending = format!("line {:>4}: {}{off}  | reads {}{addr}", ins.line, ins.text, reads.join(" "));
     }
 
     /// Completes the line with the values written, and emits it.

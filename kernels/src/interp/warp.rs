@@ -26,43 +26,65 @@ pub fn lanes(mut m: u32) -> impl Iterator<Item = usize> {
 /// A `cp.async` copy waiting for its `wait_group` (copies run at wait time; see INTERPRETER.md).
 #[derive(Clone, Debug)]
 pub struct AsyncCopy {
+    /// The issuing lane.
     pub lane: u32,
+    /// Global source address.
     pub src: u64,
+    /// Shared destination offset.
     pub dst: u64,
+    /// Bytes written to shared memory (4, 8 or 16).
     pub bytes: u32,
     /// Bytes read from `src`; the rest of `bytes` is zero-filled.
     pub src_bytes: u32,
+    /// Source line of the `cp.async`.
     pub line: u32,
 }
 
 /// What a CTA and its launch offer an instruction: the kernel, parameters, memories, shape.
 pub struct Env<'a> {
+    /// The kernel being run.
     pub kernel: &'a Kernel,
+    /// The launch's `.param` bytes.
     pub params: &'a [u8],
+    /// Global memory, shared by all CTAs.
     pub global: &'a mut GlobalMem,
+    /// This CTA's shared memory.
     pub shared: &'a mut SharedMem,
+    /// `%ntid`.
     pub block: [u32; 3],
+    /// `%nctaid`.
     pub grid: [u32; 3],
+    /// `%ctaid` of this CTA.
     pub ctaid: [u32; 3],
+    /// Warps per CTA (`%nwarpid`).
     pub nwarps: u32,
+    /// Whether shared accesses go through the race detector.
     pub check_races: bool,
 }
 
 /// One warp of a CTA.
 pub struct Warp {
+    /// Index of the warp in its CTA (`%warpid`).
     pub id: u32,
+    /// Register `r` of lane `l` at `r * 32 + l`.
     pub regs: Vec<u64>,
+    /// Per register, the lanes in which it has been written.
     pub defined: Vec<u32>,
+    /// Per lane, the index of its next instruction.
     pub pc: [u32; WARP],
     /// Lanes that exist and have not exited.
     pub live: u32,
     /// Lanes that exist (a CTA's last warp may be partial).
     pub exists: u32,
+    /// Per lane, its `.local` bytes (`local_bytes * 32`).
     pub local: Vec<u8>,
+    /// `cp.async` copies issued since the last `commit_group`.
     pub cp_pending: Vec<AsyncCopy>,
+    /// Committed groups of copies, oldest first.
     pub cp_groups: VecDeque<Vec<AsyncCopy>>,
     /// Source line of the barrier this warp waits at.
     pub waiting: Option<u32>,
+    /// Instructions executed so far (for the hang limit).
     pub steps: u64,
 }
 

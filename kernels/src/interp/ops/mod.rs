@@ -128,7 +128,8 @@ pub fn execute(w: &mut Warp, env: &mut Env, ins: &Instr, exec: u32, group: u32) 
         }
         Op::Ret | Op::Exit => return Ok(Flow::Exit),
         Op::Bar { arrive: false } => return Ok(Flow::Barrier),
-        Op::Bar { arrive: true } | Op::WarpSync | Op::Nop => {}
+        Op::WarpSync => env.shared.warp_sync(w.id),
+        Op::Bar { arrive: true } | Op::Nop => {}
     }
     Ok(Flow::Next)
 }
