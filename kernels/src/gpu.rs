@@ -36,6 +36,42 @@ impl Gpu {
         Self::new(Arc::new(crate::interp::Interpreter::new()))
     }
 
+    /// The CUDA device `ordinal` through the driver API.
+    #[cfg(feature = "cuda")]
+    pub fn cuda(ordinal: usize) -> Result<Self> {
+        Ok(Self::new(Arc::new(crate::cuda::Cuda::new(ordinal)?)))
+    }
+
+    /// The best backend here: CUDA device 0 when built with `cuda` and a driver and GPU are present, else
+    /// the interpreter. `CAE_GPU=interp|cuda` forces a choice. Why the choice was made is printed once.
+    pub fn best() -> Result<Self> {
+        let forced = std::env::var("CAE_GPU").ok();
+        let (gpu, reason) = match forced.as_deref() {
+            Some("interp") => (Self::interpreter(), "CAE_GPU=interp".to_string()),
+            Some("cuda") => (Self::try_cuda()?, "CAE_GPU=cuda".to_string()),
+            Some(other) => {
+                return Err(Error::Unavailable(format!("CAE_GPU={other}: expected `interp` or `cuda`")));
+            }
+            None => match Self::try_cuda() {
+                Ok(gpu) => (gpu, "a CUDA driver and GPU are present".to_string()),
+                Err(e) => (Self::interpreter(), e.to_string()),
+            },
+        };
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| eprintln!("kernels: running on {} ({reason})", gpu.name()));
+        Ok(gpu)
+    }
+
+    #[cfg(feature = "cuda")]
+    fn try_cuda() -> Result<Self> {
+        Self::cuda(0)
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    fn try_cuda() -> Result<Self> {
+        Err(Error::Unavailable("built without the `cuda` feature".into()))
+    }
+
     /// The backend's name.
     pub fn name(&self) -> String {
         self.backend.name()

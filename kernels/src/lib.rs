@@ -8,12 +8,41 @@
 //! - [`backend`]: the [`Backend`] trait a backend implements (memory, modules, launches).
 //! - [`gpu`]: [`Gpu`], the handle user code holds, and typed device buffers ([`Buffer`]).
 //! - [`interp`]: the PTX interpreter backend.
+//! - `cuda` (feature `cuda`): the CUDA driver backend.
+//! - [`ptx`]: PTX sources and the templates generating their variants; [`ptx::all`] lists every module.
+//!
+//! Kernel families, each with a CPU reference and typed launch wrappers (README.md tells the anatomy):
+//! - [`gemm`]: f32 GEMM, numbered variants 1 naive, 2 shared-memory tiled, 3 register-blocked.
+//! - [`gemm_bf16`]: variant 4, bf16 tensor cores (mma.sync, ldmatrix, cp.async double buffering).
+//! - [`softmax`]: row softmax forward and backward (warp per row, shuffle reductions).
+//! - [`layernorm`]: layernorm forward (saving mean and rstd) and backward (dx, dweight, dbias).
+//! - [`elementwise`]: GELU (erf form) forward and backward, broadcasting add and mul.
+//! - [`reduce`]: sums over rows or columns.
+//! - [`cast`]: f32 <-> bf16, round to nearest even.
+//! - [`cross_entropy`]: fused cross-entropy loss and dlogits.
+//! - [`gather`]: take / put rows by an index list (masked patches).
+//! - [`adamw`]: fused multi-tensor AdamW.
+//! - [`attention`]: flash-style attention forward (online softmax over shared-memory key tiles) and backward.
 
+pub mod adamw;
+pub mod attention;
 pub mod backend;
+pub mod cast;
+pub mod cross_entropy;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+pub mod elementwise;
 pub mod error;
+pub mod gather;
+pub mod gemm;
+pub mod gemm_bf16;
 pub mod gpu;
 pub mod interp;
 pub mod launch;
+pub mod layernorm;
+pub mod ptx;
+pub mod reduce;
+pub mod softmax;
 
 pub use backend::Backend;
 pub use error::{Error, Result};
