@@ -30,8 +30,9 @@ resume=()
 if [ -d "$run/checkpoints" ] && [ -n "$(ls -A "$run/checkpoints")" ]; then resume=(--resume); fi
 target/release/cae pretrain --config configs/quickstart.toml "${resume[@]}"
 
+# Mean-pooled patch tokens: in CAE no loss reaches the cls token (`--pooling cls` probes it anyway).
 echo "== probing the pre-trained encoder beside a random-init one (seed 1)"
-target/release/cae probe --checkpoint "$run" --random-seed 1 --train-limit 10000 --val-limit 5000
+target/release/cae probe --checkpoint "$run" --random-seed 1 --pooling mean --train-limit 10000 --val-limit 5000
 
 echo "== pictures"
 target/release/cae viz --checkpoint "$run" --count 8
