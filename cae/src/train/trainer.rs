@@ -105,7 +105,7 @@ pub fn pretrain(cfg: &RunConfig, opts: &PretrainOptions) -> anyhow::Result<Summa
     let bar = progress_bar(end, run.state.step, opts.progress);
     let spec = MaskSpec::new(model_cfg.grid(), model_cfg.grid(), model_cfg.num_masked);
     let blockwise = cfg.model.mask == "block";
-    let (started, first_step) = (Instant::now(), run.state.step);
+    let (started, first_images) = (Instant::now(), run.state.images_seen);
     let mut epoch_iter = loader.epoch(run.state.epoch, run.state.batch);
     let mut outcome = Outcome::Finished;
 
@@ -122,9 +122,9 @@ pub fn pretrain(cfg: &RunConfig, opts: &PretrainOptions) -> anyhow::Result<Summa
             let seed = |stream| SplitMix64::from_parts(&[cfg.train.seed, stream, run.state.micro_step]).next_u64();
             let mask = batch_masks(&spec, batch.len(), seed(MASK_STREAM), blockwise);
             let drop = (model_cfg.drop_path > 0.0).then(|| seed(DROP_STREAM));
-            let losses = forward(&run, &batch, &mask, drop, model_cfg.in_chans)?;
+            let losses = forward(&run, &batch, &mask, drop)?;
             if !(losses.main.is_finite() && losses.align.is_finite()) {
-                bail!(non_finite(&run, "loss", losses.main + cfg.model_config()?.align_weight * losses.align));
+                bail!(non_finite(&run, "loss", losses.main + model_cfg.align_weight * losses.align));
             }
             losses.loss.backward();
             main += losses.main / accum as f64;
@@ -186,7 +186,7 @@ pub fn pretrain(cfg: &RunConfig, opts: &PretrainOptions) -> anyhow::Result<Summa
         None => latest_checkpoint(&out)?.context("the run ended without a checkpoint")?,
     };
     let secs = started.elapsed().as_secs_f64();
-    let done_images = (run.state.step - first_step) * accum * cfg.data.batch_size as u64;
+    let done_images = run.state.images_seen - first_images;
     Ok(Summary {
         outcome,
         step: run.state.step,
@@ -278,14 +278,8 @@ fn start_or_resume(cfg: &RunConfig, model_cfg: &CaeConfig, out: &Path, resume: b
     Ok(Run { model, opt, state, tokenizer, last_checkpoint })
 }
 
-fn forward(
-    run: &Run,
-    batch: &Batch,
-    mask: &Tensor,
-    drop: Option<u64>,
-    in_chans: usize,
-) -> anyhow::Result<crate::CaeLosses> {
-    let images = batch_images(batch, in_chans); // [B, C, S, S]
+fn forward(run: &Run, batch: &Batch, mask: &Tensor, drop: Option<u64>) -> anyhow::Result<crate::CaeLosses> {
+    let images = batch_images(batch, run.model.config.in_chans); // [B, C, S, S]
     let tokens;
     let target = match &run.tokenizer {
         Some(dvae) => {

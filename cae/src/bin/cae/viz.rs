@@ -1,4 +1,4 @@
-//! `cae viz`: the pictures of a checkpoint, on the first images of a split.
+//! `cae viz`: the pictures of a checkpoint, on a seeded random choice of a split's images.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
