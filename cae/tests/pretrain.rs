@@ -109,3 +109,22 @@ fn refusals_name_the_problem_and_keep_checkpoints() {
     assert_eq!(final_weights(&out), before);
     assert_eq!(read_state(&list_checkpoints(&out).unwrap()[0]).unwrap().step, 3);
 }
+
+#[test]
+fn a_shard_of_another_format_version_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = prepare(dir.path());
+    let shard = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "shard"))
+        .min()
+        .expect("a shard file");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    bytes[8..12].copy_from_slice(&2u32.to_le_bytes()); // the header's format version
+    std::fs::write(&shard, bytes).unwrap();
+    let err =
+        format!("{:#}", pretrain(&config(&data, &dir.path().join("run"), &[]), &options(false, false)).unwrap_err());
+    let name = shard.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(err.contains(&name) && err.contains("version"), "{err}");
+}
