@@ -18,8 +18,10 @@ pub const IGNORED_KEYS: &[&str] = &["encoder.pos_embed"];
 /// What went wrong reading or writing a weights file.
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
-    #[error("{path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    /// The OS error is part of the message (not a `source`), so a report of the whole error chain
+    /// does not print it twice.
+    #[error("{path}: {error}")]
+    Io { path: PathBuf, error: std::io::Error },
     #[error("{path}: not a readable safetensors file: {reason}")]
     Format { path: PathBuf, reason: String },
     #[error("{path}: tensor {key} has dtype {dtype:?}; expected F32, F16 or BF16")]
@@ -70,7 +72,7 @@ pub enum LoadScope {
 /// Write every parameter as f32 to `path` (through a temporary file renamed into place, so an
 /// interrupted save never leaves a half-written file under the final name).
 pub fn save_weights(store: &ParamStore, path: &Path) -> Result<(), CheckpointError> {
-    let io = |source| CheckpointError::Io { path: path.to_owned(), source };
+    let io = |error| CheckpointError::Io { path: path.to_owned(), error };
     let tensors: Vec<(String, Vec<usize>, Vec<u8>)> = store
         .iter()
         .map(|(name, p)| {
@@ -106,7 +108,7 @@ pub(crate) fn view_to_tensor(path: &Path, key: &str, view: &TensorView) -> Resul
 /// Returns the keys of the file that were ignored (known buffers, or non-encoder keys with
 /// `EncoderOnly`).
 pub fn load_weights(store: &ParamStore, path: &Path, scope: LoadScope) -> Result<Vec<String>, CheckpointError> {
-    let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_owned(), source })?;
+    let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io { path: path.to_owned(), error })?;
     let file = SafeTensors::deserialize(&bytes)
         .map_err(|e| CheckpointError::Format { path: path.to_owned(), reason: e.to_string() })?;
     let wanted = |name: &str| scope == LoadScope::Full || name.starts_with("encoder.");

@@ -90,7 +90,7 @@ impl DvaeEncoder {
 
     /// Load converted weights, checking every name and shape the config implies.
     pub fn load(config: DvaeConfig, path: &Path) -> Result<DvaeEncoder, CheckpointError> {
-        let bytes = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|error| CheckpointError::Io { path: path.to_owned(), error })?;
         let file = SafeTensors::deserialize(&bytes)
             .map_err(|e| CheckpointError::Format { path: path.to_owned(), reason: e.to_string() })?;
         let mut report = crate::checkpoint::MismatchReport::default();

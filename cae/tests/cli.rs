@@ -115,3 +115,38 @@ fn bad_input_fails_with_a_message_naming_it() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("4×4 = 16 patches, 8 masked"), "{}", text(&out));
 }
+
+#[test]
+fn probing_unlabelled_images_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = prepare(dir.path());
+    let run = dir.path().join("run");
+    let config = dir.path().join("run.toml");
+    std::fs::write(&config, config_text(&data, &run)).unwrap();
+    let out = cae(&["pretrain", "--config", config.to_str().unwrap(), "--quiet", "--set", "train.max_steps=1"]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    // A plain folder of photos, prepared without labels.
+    let photos = dir.path().join("photos");
+    std::fs::create_dir(&photos).unwrap();
+    for i in 0..3u8 {
+        image::RgbImage::from_pixel(20, 20, image::Rgb([40 * i, 90, 200]))
+            .save(photos.join(format!("{i}.png")))
+            .unwrap();
+    }
+    let plain = dir.path().join("plain");
+    let settings = data::manifest::PrepSettings {
+        source_kind: "plain".into(),
+        source: photos.display().to_string(),
+        encoding: data::Encoding::Raw,
+        side: 16,
+        quality: 0,
+        shard_size: 10,
+        val_fraction: 0.0,
+        seed: 0,
+    };
+    data::prep::run_prep(&data::prep::Source::Plain { root: photos }, &plain, &settings, false).unwrap();
+    let out = cae(&["probe", "--checkpoint", run.to_str().unwrap(), "--data", plain.to_str().unwrap(), "--quiet"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("no labels"), "{}", text(&out));
+}

@@ -4,10 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
+use anyhow::{bail, Context};
 use cae::probe::{extract_features, knn_top1, linear_probe, LinearProbeConfig, Pooling, KNN_K, KNN_TEMPERATURE};
 use cae::Cae;
-use data::Dataset;
+use data::manifest::MANIFEST_NAME;
+use data::{Dataset, Manifest};
 use serde::Serialize;
 
 use crate::model_io;
@@ -38,6 +39,14 @@ struct Row {
 pub fn run(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
     let loaded = model_io::load(&args.checkpoint)?;
     let data = args.data.clone().unwrap_or_else(|| loaded.config.data.path.clone());
+    let manifest = Manifest::load(&data.join(MANIFEST_NAME))
+        .with_context(|| format!("{}: not a folder written by prep", data.display()))?;
+    if manifest.classes.is_empty() {
+        bail!(
+            "{}: the images have no labels (prepared from a plain folder), so there is nothing to probe",
+            data.display()
+        );
+    }
     eprintln!(
         "probing {} (step {}) on {} ({}: {} / {}: {}, {:?} features)",
         loaded.checkpoint.display(),
