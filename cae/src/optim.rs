@@ -89,10 +89,10 @@ impl AdamW {
     }
 }
 
-/// The global L2 norm of every accumulated gradient, times `scale` (computed in f64).
+/// The global L2 norm of every accumulated gradient, times `scale`: each tensor's norm comes from the
+/// vectorised reduction (no copy of the gradients), and the squares are summed in f64.
 pub fn grad_norm(store: &ParamStore, scale: f64) -> f64 {
-    let sum: f64 =
-        store.iter().filter_map(|(_, p)| p.grad()).map(|g| g.to_vec_f64().iter().map(|x| x * x).sum::<f64>()).sum();
+    let sum: f64 = store.iter().filter_map(|(_, p)| p.grad()).map(|g| g.norm(&[], false).item().powi(2)).sum();
     sum.sqrt() * scale
 }
 

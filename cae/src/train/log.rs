@@ -24,10 +24,12 @@ pub struct LogEntry {
     pub images_per_s: f64,
 }
 
-/// Appends entries to `log.jsonl`.
+/// Appends entries to `log.jsonl`, keeping them in memory too for the loss picture (so a long run
+/// never re-reads its log).
 pub struct Log {
     path: PathBuf,
     file: File,
+    entries: Vec<LogEntry>,
 }
 
 impl Log {
@@ -41,17 +43,19 @@ impl Log {
             writeln!(file, "{}", serde_json::to_string(e)?)?;
         }
         let file = OpenOptions::new().append(true).open(&path)?;
-        Ok(Log { path, file })
+        Ok(Log { path, file, entries: kept })
     }
 
     /// Appends one entry.
     pub fn push(&mut self, entry: &LogEntry) -> anyhow::Result<()> {
-        writeln!(self.file, "{}", serde_json::to_string(entry)?).with_context(|| format!("{}", self.path.display()))
+        writeln!(self.file, "{}", serde_json::to_string(entry)?).with_context(|| format!("{}", self.path.display()))?;
+        self.entries.push(entry.clone());
+        Ok(())
     }
 
-    /// The log file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Every entry of the run so far.
+    pub fn entries(&self) -> &[LogEntry] {
+        &self.entries
     }
 }
 

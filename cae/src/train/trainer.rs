@@ -15,7 +15,7 @@ use data::{Batch, Dataset, Loader, LoaderConfig, Transform};
 use tensor::Tensor;
 
 use super::config::RunConfig;
-use super::log::{read_log, Log, LogEntry};
+use super::log::{Log, LogEntry};
 use super::plot::plot_loss;
 use super::schedule::Schedule;
 use super::state::{latest_checkpoint, list_checkpoints, load_checkpoint, save_checkpoint, TrainState, STATE_FORMAT};
@@ -165,7 +165,7 @@ pub fn pretrain(cfg: &RunConfig, opts: &PretrainOptions) -> anyhow::Result<Summa
         let stop = opts.stop.load(Ordering::SeqCst);
         let at_end = run.state.step == end;
         if at_end || stop || run.state.step % cfg.train.plot_every == 0 {
-            plot_loss(&read_log(log.path())?, &out.join("loss.png"))?;
+            plot_loss(log.entries(), &out.join("loss.png"))?;
         }
         if at_end || stop || run.state.step % cfg.train.checkpoint_every == 0 {
             let path = save_checkpoint(&out, &run.state, &run.model.params, &run.opt, cfg.train.keep_last)?;
