@@ -45,8 +45,9 @@ impl Encoder {
         }
     }
 
-    /// Images [B, C, H, W] → [B, 1 + K, D]: cls then the patches `keep` (i64 [B, K]) or all of them.
-    pub fn forward(&self, images: &Var, keep: Option<&Tensor>, drop: Option<u64>) -> Var {
+    /// The tokens the blocks see for images [B, C, H, W]: cls, then the patches `keep` (i64 [B, K])
+    /// or all of them, each with its position: [B, 1 + K, D].
+    pub fn embed(&self, images: &Var, keep: Option<&Tensor>) -> Var {
         let w = self.patch_weight.var();
         let (d, b) = (w.dim(0), images.dim(0));
         let flat_w = w.reshape([d, w.value().numel() / d]); // [D, C·p·p]
@@ -57,7 +58,12 @@ impl Encoder {
             None => x,
         };
         let cls = self.cls_token.var().broadcast_to([b, 1, d]); // [B, 1, D]; its position is zero
-        let mut x = Var::concat(&[cls, x], 1); // [B, 1 + K, D]
+        Var::concat(&[cls, x], 1) // [B, 1 + K, D]
+    }
+
+    /// Images [B, C, H, W] → [B, 1 + K, D]: cls then the patches `keep` (i64 [B, K]) or all of them.
+    pub fn forward(&self, images: &Var, keep: Option<&Tensor>, drop: Option<u64>) -> Var {
+        let mut x = self.embed(images, keep); // [B, 1 + K, D]
         for (i, block) in self.blocks.iter().enumerate() {
             x = block.forward(&x, drop.map(|s| s.wrapping_add(i as u64)));
         }
@@ -169,11 +175,14 @@ pub struct Cae {
     pos: Tensor,
 }
 
-/// Per-patch normalised pixels: each patch vector minus its mean, over √(var + 1e-6).
+/// Added to each patch's variance before the square root in the pixel target.
+pub const PATCH_NORM_EPS: f64 = 1e-6;
+
+/// Per-patch normalised pixels: each patch vector minus its mean, over √(var + `PATCH_NORM_EPS`).
 pub fn normalized_patches(patches: &Tensor) -> Tensor {
     let mean = patches.mean(&[-1], true);
     let var = patches.var(&[-1], 0, true);
-    patches.sub(&mean).div(&var.add_scalar(1e-6).sqrt())
+    patches.sub(&mean).div(&var.add_scalar(PATCH_NORM_EPS).sqrt())
 }
 
 impl Cae {
@@ -192,19 +201,12 @@ impl Cae {
     /// One training forward pass on images [B, C, H, W] with mask u8 [B, N] (1 = masked, the same
     /// count per row). `drop`: the step's drop-path seed (`None` turns drop path off).
     pub fn forward(&self, images: &Tensor, mask: &Tensor, target: TargetValues, drop: Option<u64>) -> CaeLosses {
-        let b = images.dim(0);
-        let (n, d) = (self.config.num_patches(), self.config.dim);
+        let (b, n) = (images.dim(0), self.config.num_patches());
         assert_eq!(mask.dims(), &[b, n], "mask must be u8 [{b}, {n}], got {:?}", mask.shape());
         let masked = mask.mask_indices(); // [B, Nm]
         let visible = mask.to_dtype(DType::F32).compare_scalar(CmpOp::Eq, 0.0).mask_indices(); // [B, Nv]
-        let nv = visible.dim(1);
         let x = Var::constant(images.clone());
-
-        let z = self.encoder.forward(&x, Some(&visible), drop); // [B, 1 + Nv, D]
-        let z_visible = z.narrow(1, 1, nv); // cls dropped: [B, Nv, D]
-        let pos = self.pos.to_dtype(images.dtype()).broadcast_to([b, n, d]); // [B, N, D]
-        let (pos_v, pos_m) = (Var::constant(pos.take_rows(&visible)), Var::constant(pos.take_rows(&masked)));
-        let z_masked = self.regressor.forward(&z_visible, &pos_v, &pos_m); // [B, Nm, D]
+        let (z_masked, pos_m) = self.regress(&x, &visible, &masked, drop); // [B, Nm, D] twice
 
         // Alignment: the masked patches through the same encoder, without gradient.
         let align_drop = drop.map(|s| s ^ 0xA11C_0DE5);
@@ -232,6 +234,23 @@ impl Cae {
             latents: z_masked.value().clone(),
             target_latents: target_latents.value().clone(),
         }
+    }
+
+    /// The fixed sin-cos positions of every patch, broadcast over a batch of `b`: [B, N, D].
+    pub fn positions(&self, b: usize, dtype: DType) -> Tensor {
+        let (n, d) = (self.config.num_patches(), self.config.dim);
+        self.pos.to_dtype(dtype).broadcast_to([b, n, d])
+    }
+
+    /// The encoder over the visible patches (i64 [B, Nv]), then the regressor: the predicted
+    /// latents of the masked patches (i64 [B, Nm]) and those patches' positions, both [B, Nm, D].
+    pub fn regress(&self, x: &Var, visible: &Tensor, masked: &Tensor, drop: Option<u64>) -> (Var, Var) {
+        let nv = visible.dim(1);
+        let z = self.encoder.forward(x, Some(visible), drop); // [B, 1 + Nv, D]
+        let z_visible = z.narrow(1, 1, nv); // cls dropped: [B, Nv, D]
+        let pos = self.positions(x.dim(0), x.dtype()); // [B, N, D]
+        let (pos_v, pos_m) = (Var::constant(pos.take_rows(visible)), Var::constant(pos.take_rows(masked)));
+        (self.regressor.forward(&z_visible, &pos_v, &pos_m), pos_m)
     }
 
     /// The config's target kind.

@@ -8,7 +8,7 @@ use cae::train::state::{list_checkpoints, read_state};
 
 #[path = "common/tiny_data.rs"]
 mod tiny_data;
-use tiny_data::{config_text, prepare};
+use tiny_data::{config_text, prep_into, prepare};
 
 fn cae(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cae")).args(args).output().expect("the cae binary runs")
@@ -135,17 +135,7 @@ fn probing_unlabelled_images_is_refused() {
             .unwrap();
     }
     let plain = dir.path().join("plain");
-    let settings = data::manifest::PrepSettings {
-        source_kind: "plain".into(),
-        source: photos.display().to_string(),
-        encoding: data::Encoding::Raw,
-        side: 16,
-        quality: 0,
-        shard_size: 10,
-        val_fraction: 0.0,
-        seed: 0,
-    };
-    data::prep::run_prep(&data::prep::Source::Plain { root: photos }, &plain, &settings, false).unwrap();
+    prep_into(data::prep::Source::Plain { root: photos }, &plain);
     let out = cae(&["probe", "--checkpoint", run.to_str().unwrap(), "--data", plain.to_str().unwrap(), "--quiet"]);
     assert!(!out.status.success());
     assert!(text(&out).contains("no labels"), "{}", text(&out));

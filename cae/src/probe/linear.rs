@@ -11,6 +11,7 @@
 use tensor::Rng;
 
 use super::Features;
+use crate::train::schedule::Schedule;
 
 /// The BatchNorm epsilon of the probe.
 pub const BN_EPS: f64 = 1e-6;
@@ -162,11 +163,6 @@ pub(super) fn num_classes(sets: &[&Features]) -> usize {
     max as usize + 1
 }
 
-/// Cosine decay from `peak` at step 0 to 0 at `total`.
-fn cosine_lr(peak: f64, step: usize, total: usize) -> f64 {
-    0.5 * peak * (1.0 + (std::f64::consts::PI * step as f64 / total.max(1) as f64).cos())
-}
-
 /// Fisher–Yates shuffle with our seeded generator.
 fn shuffle(order: &mut [usize], rng: &mut Rng) {
     for i in (1..order.len()).rev() {
@@ -187,7 +183,9 @@ pub fn linear_probe(train: &Features, val: &Features, cfg: &LinearProbeConfig) -
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = Rng::new(cfg.seed);
     let total = cfg.epochs * n.div_ceil(cfg.batch_size);
-    let (mut step, mut final_loss) = (0, 0.0);
+    // Cosine decay from the peak at step 0 to 0 at the last step, no warmup.
+    let schedule = Schedule { peak: cfg.lr, min_lr: 0.0, warmup: 0, total: total as u64 };
+    let (mut step, mut final_loss) = (0u64, 0.0);
     let (m, wd) = (cfg.momentum as f32, cfg.weight_decay as f32);
     for _ in 0..cfg.epochs {
         shuffle(&mut order, &mut rng);
@@ -206,7 +204,7 @@ pub fn linear_probe(train: &Features, val: &Features, cfg: &LinearProbeConfig) -
                 }
             }
             // PyTorch's SGD: v = m·v + g (weight decay folded into g), then w −= lr·v.
-            let (scale, lr) = (1.0 / batch.len() as f32, cosine_lr(cfg.lr, step, total) as f32);
+            let (scale, lr) = (1.0 / batch.len() as f32, schedule.lr(step) as f32);
             for ((w, v), g) in clf.w.iter_mut().zip(&mut vw).zip(&gw) {
                 *v = m * *v + g * scale + wd * *w;
                 *w -= lr * *v;

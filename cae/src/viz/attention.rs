@@ -10,7 +10,6 @@ use tensor::{DType, Tensor};
 
 use super::png::{enlarge, grid, save_png, tile_scale, to_rgb};
 use crate::model::Cae;
-use crate::pos_embed::sincos_2d;
 
 /// Weight of the heat colour over the image in an overlay.
 const HEAT_ALPHA: f32 = 0.6;
@@ -18,14 +17,7 @@ const HEAT_ALPHA: f32 = 0.6;
 /// The encoder's input tokens for `images` [B, C, S, S]: cls then every patch, with positions
 /// (the first steps of `Encoder::forward`): [B, 1 + N, D].
 pub fn embed_tokens(model: &Cae, images: &Tensor) -> Var {
-    let (enc, c) = (&model.encoder, &model.config);
-    let w = enc.patch_weight.var(); // [D, C, p, p]
-    let flat_w = w.reshape([c.dim, c.patch_dim()]); // [D, C·p·p]
-    let x = Var::constant(images.clone()).patchify(c.patch_size).linear(&flat_w, Some(&enc.patch_bias.var())); // [B, N, D]
-    let pos = sincos_2d(c.grid(), c.grid(), c.dim).to_dtype(x.dtype()); // [N, D]
-    let x = x.add(&Var::constant(pos)); // [B, N, D]
-    let cls = enc.cls_token.var().broadcast_to([images.dim(0), 1, c.dim]); // [B, 1, D]
-    Var::concat(&[cls, x], 1) // [B, 1 + N, D]
+    model.encoder.embed(&Var::constant(images.clone()), None)
 }
 
 /// The last encoder block's attention of the cls token over all tokens (cls first, then the

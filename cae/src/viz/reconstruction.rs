@@ -13,11 +13,7 @@ use tensor::{CmpOp, DType, Tensor};
 
 use super::png::{enlarge, fill_patch, grid, save_png, tile_scale, to_rgb, MASK_GREY};
 use crate::config::Target;
-use crate::model::Cae;
-use crate::pos_embed::sincos_2d;
-
-/// The per-patch normalisation epsilon of the pixel target (`model::normalized_patches`).
-const PATCH_NORM_EPS: f64 = 1e-6;
+use crate::model::{Cae, PATCH_NORM_EPS};
 
 fn require_pixels(model: &Cae) -> io::Result<()> {
     match model.config.target {
@@ -26,23 +22,13 @@ fn require_pixels(model: &Cae) -> io::Result<()> {
     }
 }
 
-/// The model's positions broadcast over a batch of `b`: [B, N, D].
-fn positions(model: &Cae, b: usize, dtype: DType) -> Tensor {
-    let c = &model.config;
-    sincos_2d(c.grid(), c.grid(), c.dim).to_dtype(dtype).broadcast_to([b, c.num_patches(), c.dim])
-}
-
 /// Decoder outputs [B, Nm, head] for the masked patches of `images` [B, C, S, S] under `mask`
 /// (u8 [B, N], 1 = masked): the steps of `Cae::forward` without the losses, drop path off.
 pub fn predict_masked(model: &Cae, images: &Tensor, mask: &Tensor) -> Tensor {
     no_grad(|| {
         let masked = mask.mask_indices(); // [B, Nm]
         let visible = mask.to_dtype(DType::F32).compare_scalar(CmpOp::Eq, 0.0).mask_indices(); // [B, Nv]
-        let z = model.encoder.forward(&Var::constant(images.clone()), Some(&visible), None); // [B, 1 + Nv, D]
-        let z_visible = z.narrow(1, 1, visible.dim(1)); // [B, Nv, D]
-        let pos = positions(model, images.dim(0), images.dtype()); // [B, N, D]
-        let (pos_v, pos_m) = (Var::constant(pos.take_rows(&visible)), Var::constant(pos.take_rows(&masked)));
-        let z_masked = model.regressor.forward(&z_visible, &pos_v, &pos_m); // [B, Nm, D]
+        let (z_masked, pos_m) = model.regress(&Var::constant(images.clone()), &visible, &masked, None); // [B, Nm, D]
         model.decoder.forward(&z_masked, &pos_m).value().clone() // [B, Nm, head]
     })
 }
@@ -77,7 +63,7 @@ pub fn reconstruct_all(model: &Cae, images: &Tensor) -> io::Result<Tensor> {
     let n = model.config.num_patches();
     let pred = no_grad(|| {
         let z = model.encoder.forward(&Var::constant(images.clone()), None, None); // [B, 1 + N, D]
-        let pos = Var::constant(positions(model, images.dim(0), images.dtype())); // [B, N, D]
+        let pos = Var::constant(model.positions(images.dim(0), images.dtype())); // [B, N, D]
         model.decoder.forward(&z.narrow(1, 1, n), &pos).value().clone() // [B, N, C·p·p]
     });
     let patches = images.patchify(model.config.patch_size); // [B, N, C·p·p]

@@ -38,13 +38,15 @@ fn write_idx(dir: &Path) -> (PathBuf, PathBuf) {
     (ip, lp)
 }
 
-/// Prepared shards of the tiny dataset under `dir/shards`.
-pub fn prepare(dir: &Path) -> PathBuf {
-    let (images, labels) = write_idx(dir);
-    let out = dir.join("shards");
+/// Raw `SIDE`² shards of 20 records from `source` into `out`.
+pub fn prep_into(source: Source, out: &Path) {
+    let (kind, from) = match &source {
+        Source::Idx { images, .. } => ("idx", images),
+        Source::Plain { root } | Source::Folder { root } => ("plain", root),
+    };
     let settings = PrepSettings {
-        source_kind: "idx".into(),
-        source: images.display().to_string(),
+        source_kind: kind.into(),
+        source: from.display().to_string(),
         encoding: Encoding::Raw,
         side: SIDE as u32,
         quality: 0,
@@ -52,7 +54,14 @@ pub fn prepare(dir: &Path) -> PathBuf {
         val_fraction: 0.0,
         seed: 0,
     };
-    run_prep(&Source::Idx { images, labels, val: None }, &out, &settings, false).unwrap();
+    run_prep(&source, out, &settings, false).unwrap();
+}
+
+/// Prepared shards of the tiny dataset under `dir/shards`.
+pub fn prepare(dir: &Path) -> PathBuf {
+    let (images, labels) = write_idx(dir);
+    let out = dir.join("shards");
+    prep_into(Source::Idx { images, labels, val: None }, &out);
     out
 }
 
