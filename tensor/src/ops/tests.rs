@@ -165,6 +165,23 @@ fn matmul_takes_transposed_weights_without_copying() {
 }
 
 #[test]
+fn batch_against_shared_weights_equals_each_product_bitwise() {
+    // [B, T, C] · Wᵀ runs as one tall GEMM; each batch row must still get exactly its own 2-D product
+    // (big enough to take the parallel path). A permuted left operand cannot merge and takes the
+    // per-matrix path: same values again.
+    let x = Tensor::randn([4, 99, 64], 0.0, 1.0, DType::F32, 7);
+    let w = Tensor::randn([96, 64], 0.0, 1.0, DType::F32, 8);
+    let y = x.matmul(&w.t());
+    let xp = x.permute(&[1, 0, 2]).contiguous().permute(&[1, 0, 2]);
+    let yp = xp.matmul(&w.t());
+    for b in 0..4 {
+        let alone = x.narrow(0, b, 1).squeeze(0).matmul(&w.t());
+        assert_eq!(y.narrow(0, b, 1).reshape([99, 96]).to_vec::<f32>(), alone.to_vec::<f32>(), "batch {b}");
+    }
+    assert_eq!(yp.to_vec::<f32>(), y.to_vec::<f32>());
+}
+
+#[test]
 #[should_panic(expected = "inner dimensions differ")]
 fn matmul_rejects_mismatched_inner_dims() {
     iota(&[2, 3]).matmul(&iota(&[4, 2]));
