@@ -42,12 +42,15 @@ pub(super) struct KernelSpec {
     pub pack_b: PackFn,
 }
 
-// AVX-512 (kernel_avx512.rs). KC·NR·4 = 18 KiB of B sliver: well inside a 48 KiB L1 next to the
-// A sliver streaming through. MC·KC·4 = 720 KiB of packed A: fits a 1 MiB L2 with room for the B
-// sliver and C lines passing through. KC·NC·4 = 4.5 MiB of packed B in L3.
+// AVX-512 (kernel_avx512.rs). KC·NR·4 = 36 KiB of B sliver in a 48 KiB L1. KC is twice BLIS's 384
+// because the C tile is loaded and stored once per KC pass: at K = 1536 (fc2 forward, fc1's dX) four
+// passes over a C block that does not fit L2 cost 4–7% of single-core speed (sgemm bench, 1 thread:
+// small.fc1.dx 147 → 154 GFLOP/s, square sizes unchanged). MC·KC·4 = 1.4 MiB of packed A in a 2 MiB
+// L2 (Sapphire Rapids; MC = 320, which would suit a 1 MiB L2, measured the same here).
+// KC·NC·4 = 9 MiB of packed B in L3.
 const AVX512_MR: usize = 32; // rows per micro-tile: 2 zmm
 const AVX512_NR: usize = 12; // columns per micro-tile: 12 broadcasts, 24 accumulators
-const AVX512_KC: usize = 384;
+const AVX512_KC: usize = 768;
 const AVX512_MC: usize = 480; // a multiple of MR
 const AVX512_NC: usize = 3072; // a multiple of NR
 
