@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use crate::{BinaryOp, CmpOp, DType, Tensor};
+use crate::{AdamWStep, BinaryOp, CmpOp, DType, Tensor};
 
 fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
     let mut idx = vec![0; dims.len()];
@@ -367,4 +367,38 @@ fn normalisation_backwards_match_their_composites() {
     assert_close(&g.dx.to_vec_f64(), &want_dx.to_vec_f64(), 1e-10);
     assert_close(&g.dweight.unwrap().to_vec_f64(), &(&dy * &xhat).sum(&[0, 1], false).to_vec_f64(), 1e-10);
     assert_close(&g.dbias.unwrap().to_vec_f64(), &dy.sum(&[0, 1], false).to_vec_f64(), 1e-10);
+}
+
+#[test]
+fn fused_adamw_is_the_composite_update_bit_for_bit() {
+    // The update written with elementwise ops, as the optimiser had it; the fused pass must agree
+    // exactly (both dtypes, decayed or not, scaled gradient, a size that takes the parallel path).
+    for (dtype, n) in [(DType::F32, 70_001), (DType::F64, 33)] {
+        let w = Tensor::randn([n], 0.0, 1.0, dtype, 1);
+        let g = Tensor::randn([n], 0.0, 1.0, dtype, 2);
+        let m = Tensor::randn([n], 0.0, 0.1, dtype, 3);
+        let v = Tensor::randn([n], 0.0, 0.1, dtype, 4).abs();
+        for (weight_decay, grad_scale, t) in [(0.05, 0.25, 7u64), (0.0, 1.0, 1)] {
+            let s = AdamWStep { lr: 1.5e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, t, grad_scale };
+            let (bias1, bias2) = (1.0 - s.beta1.powi(t as i32), 1.0 - s.beta2.powi(t as i32));
+            let gs = g.mul_scalar(grad_scale);
+            let m2 = &m.mul_scalar(s.beta1) + &gs.mul_scalar(1.0 - s.beta1);
+            let v2 = &v.mul_scalar(s.beta2) + &gs.square().mul_scalar(1.0 - s.beta2);
+            let decayed = w.mul_scalar(1.0 - s.lr * weight_decay);
+            let denom = v2.div_scalar(bias2).sqrt().add_scalar(s.eps);
+            let w2 = decayed.sub(&m2.div(&denom).mul_scalar(s.lr / bias1));
+            let (wf, mf, vf) = w.adamw_update(&g, &m, &v, &s);
+            assert_eq!(wf.to_vec_f64(), w2.to_vec_f64(), "{dtype} weights, decay {weight_decay}");
+            assert_eq!(mf.to_vec_f64(), m2.to_vec_f64(), "{dtype} first moment");
+            assert_eq!(vf.to_vec_f64(), v2.to_vec_f64(), "{dtype} second moment");
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "the second moment is f32 [3]")]
+fn fused_adamw_rejects_a_moment_of_another_shape() {
+    let w = Tensor::zeros([4], DType::F32);
+    let s = AdamWStep { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, t: 1, grad_scale: 1.0 };
+    w.adamw_update(&w, &w, &Tensor::zeros([3], DType::F32), &s);
 }
