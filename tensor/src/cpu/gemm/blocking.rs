@@ -23,6 +23,10 @@ use super::{kernel_portable, pack, pack::Strided, Kernel};
 pub(super) type MicroKernel =
     unsafe fn(kc: usize, a: *const f32, b: *const f32, alpha: f32, beta: f32, c: *mut f32, ldc: usize);
 
+/// A micro-kernel that reads B in place, B(k, j) at `b[j·ldb + k]` (see `kernel_avx512::kernel_direct_b`).
+pub(super) type DirectBKernel =
+    unsafe fn(kc: usize, a: *const f32, b: *const f32, ldb: usize, alpha: f32, beta: f32, c: *mut f32, ldc: usize);
+
 /// Packs `rows × kc` of a strided matrix into slivers of a fixed width (zero-padding the last one).
 pub(super) type PackFn = unsafe fn(x: Strided, rows: usize, kc: usize, out: *mut f32);
 
@@ -36,6 +40,8 @@ pub(super) struct KernelSpec {
     pub kc: usize,
     pub nc: usize,
     pub kernel: MicroKernel,
+    /// The kernel that reads a B whose columns run along k without packing it, where there is one.
+    pub kernel_direct_b: Option<DirectBKernel>,
     /// Packs A (MR-tall slivers).
     pub pack_a: PackFn,
     /// Packs Bᵀ (NR-tall slivers of Bᵀ are NR-wide slivers of B).
@@ -79,6 +85,7 @@ static AVX512: KernelSpec = KernelSpec {
     kc: AVX512_KC,
     nc: AVX512_NC,
     kernel: kernel_avx512::kernel::<{ AVX512_MR / 16 }, AVX512_NR>,
+    kernel_direct_b: Some(kernel_avx512::kernel_direct_b::<{ AVX512_MR / 16 }, AVX512_NR>),
     pack_a: pack::pack_avx::<AVX512_MR>,
     pack_b: pack::pack_avx::<AVX512_NR>,
 };
@@ -91,6 +98,7 @@ static AVX2: KernelSpec = KernelSpec {
     kc: AVX2_KC,
     nc: AVX2_NC,
     kernel: kernel_avx2::kernel::<{ AVX2_MR / 8 }, AVX2_NR>,
+    kernel_direct_b: None,
     pack_a: pack::pack_avx::<AVX2_MR>,
     pack_b: pack::pack_avx::<AVX2_NR>,
 };
@@ -102,6 +110,7 @@ static PORTABLE: KernelSpec = KernelSpec {
     kc: PORTABLE_KC,
     nc: PORTABLE_NC,
     kernel: kernel_portable::kernel::<PORTABLE_MR, PORTABLE_NR>,
+    kernel_direct_b: None,
     pack_a: pack::pack_scalar::<PORTABLE_MR>,
     pack_b: pack::pack_scalar::<PORTABLE_NR>,
 };
