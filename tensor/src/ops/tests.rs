@@ -402,3 +402,18 @@ fn fused_adamw_rejects_a_moment_of_another_shape() {
     let s = AdamWStep { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, t: 1, grad_scale: 1.0 };
     w.adamw_update(&w, &w, &Tensor::zeros([3], DType::F32), &s);
 }
+
+#[test]
+fn gelu_backward_is_dy_times_gelu_grad_bit_for_bit() {
+    // One size below and one above the parallel threshold, a broadcast-expanded dy (not contiguous).
+    for n in [1000, 100_003] {
+        let x = Tensor::randn([n], 0.0, 3.0, DType::F32, 11);
+        let dy = Tensor::randn([n], 0.0, 1.0, DType::F32, 12);
+        let want = dy.mul(&x.unary(crate::UnaryOp::GeluGrad));
+        assert_eq!(x.gelu_backward(&dy).to_vec::<f32>(), want.to_vec::<f32>(), "n = {n}");
+    }
+    let x = Tensor::randn([3, 5], 0.0, 2.0, DType::F64, 13);
+    let dy = Tensor::randn([5], 0.0, 1.0, DType::F64, 14).unsqueeze(0).expand([3, 5]);
+    let want = dy.mul(&x.unary(crate::UnaryOp::GeluGrad));
+    assert_eq!(x.gelu_backward(&dy).to_vec::<f64>(), want.to_vec::<f64>());
+}
