@@ -47,71 +47,60 @@ impl<T: Float> AdamWScalars<T> {
     }
 }
 
+/// The arrays one update reads: weights, gradient, first and second moments.
+pub struct AdamWInputs<'a, T> {
+    pub w: &'a [T],
+    pub g: &'a [T],
+    pub m: &'a [T],
+    pub v: &'a [T],
+}
+
+/// The arrays one update writes: weights, first and second moments.
+pub struct AdamWOutputs<'a, T> {
+    pub w: &'a mut [T],
+    pub m: &'a mut [T],
+    pub v: &'a mut [T],
+}
+
 /// Writes the updated weights, first and second moments; every slice has the same length.
-#[allow(clippy::too_many_arguments)]
-pub fn adamw<T: Float>(
-    s: &AdamWScalars<T>,
-    w: &[T],
-    g: &[T],
-    m: &[T],
-    v: &[T],
-    w_out: &mut [T],
-    m_out: &mut [T],
-    v_out: &mut [T],
-) {
-    let n = w.len();
-    for (what, len) in [("g", g.len()), ("m", m.len()), ("v", v.len()), ("w'", w_out.len())] {
+pub fn adamw<T: Float>(s: &AdamWScalars<T>, x: AdamWInputs<'_, T>, out: AdamWOutputs<'_, T>) {
+    let n = x.w.len();
+    for (what, len) in [("g", x.g.len()), ("m", x.m.len()), ("v", x.v.len())] {
         assert_eq!(len, n, "adamw: {what} has {len} elements, w has {n}");
     }
-    assert!(m_out.len() == n && v_out.len() == n, "adamw: moment outputs must have {n} elements");
+    for (what, len) in [("w", out.w.len()), ("m", out.m.len()), ("v", out.v.len())] {
+        assert_eq!(len, n, "adamw: the new {what} has {len} elements, w has {n}");
+    }
     let level = simd::level();
     if n < Cost::Heavy.par_min_elems() {
-        adamw_kernel(level, s, w, g, m, v, w_out, m_out, v_out);
+        adamw_kernel(level, s, x, out);
         return;
     }
     let c = PAR_CHUNK_ELEMS;
-    w_out.par_chunks_mut(c).zip(m_out.par_chunks_mut(c)).zip(v_out.par_chunks_mut(c)).enumerate().for_each(
-        |(i, ((wo, mo), vo))| {
-            let r = i * c..(i * c + wo.len());
-            adamw_kernel(level, s, &w[r.clone()], &g[r.clone()], &m[r.clone()], &v[r], wo, mo, vo);
+    out.w.par_chunks_mut(c).zip(out.m.par_chunks_mut(c)).zip(out.v.par_chunks_mut(c)).enumerate().for_each(
+        |(i, ((w, m), v))| {
+            let r = i * c..(i * c + w.len());
+            let part = AdamWInputs { w: &x.w[r.clone()], g: &x.g[r.clone()], m: &x.m[r.clone()], v: &x.v[r] };
+            adamw_kernel(level, s, part, AdamWOutputs { w, m, v });
         },
     );
 }
 
 multiversion! {
-    #[allow(clippy::too_many_arguments)]
-    fn adamw_kernel<T: Float>(
-        s: &AdamWScalars<T>,
-        w: &[T],
-        g: &[T],
-        m: &[T],
-        v: &[T],
-        w_out: &mut [T],
-        m_out: &mut [T],
-        v_out: &mut [T],
-    ) = adamw_body;
+    fn adamw_kernel<T: Float>(s: &AdamWScalars<T>, x: AdamWInputs<'_, T>, out: AdamWOutputs<'_, T>) = adamw_body;
 }
 
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
-fn adamw_body<T: Float>(
-    s: &AdamWScalars<T>,
-    w: &[T],
-    g: &[T],
-    m: &[T],
-    v: &[T],
-    w_out: &mut [T],
-    m_out: &mut [T],
-    v_out: &mut [T],
-) {
-    let n = w.len();
-    let (g, m, v, w_out, m_out, v_out) = (&g[..n], &m[..n], &v[..n], &mut w_out[..n], &mut m_out[..n], &mut v_out[..n]);
+fn adamw_body<T: Float>(s: &AdamWScalars<T>, x: AdamWInputs<'_, T>, out: AdamWOutputs<'_, T>) {
+    let n = x.w.len();
+    let (g, m, v) = (&x.g[..n], &x.m[..n], &x.v[..n]);
+    let (w_out, m_out, v_out) = (&mut out.w[..n], &mut out.m[..n], &mut out.v[..n]);
     for i in 0..n {
         let gi = g[i] * s.grad_scale;
         let mi = m[i] * s.beta1 + gi * s.one_minus_beta1;
         let vi = v[i] * s.beta2 + gi * gi * s.one_minus_beta2;
         let denom = (vi / s.bias2).sqrt() + s.eps;
-        w_out[i] = w[i] * s.decay - mi / denom * s.step;
+        w_out[i] = x.w[i] * s.decay - mi / denom * s.step;
         m_out[i] = mi;
         v_out[i] = vi;
     }

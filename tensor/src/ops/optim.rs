@@ -1,6 +1,6 @@
 //! Fused optimiser updates: one pass per parameter instead of a chain of elementwise ops.
 
-use crate::cpu::adamw::{adamw, AdamWScalars};
+use crate::cpu::adamw::{adamw, AdamWInputs, AdamWOutputs, AdamWScalars};
 use crate::dtype::Element;
 use crate::ops::float_dispatch;
 use crate::Tensor;
@@ -25,7 +25,8 @@ fn fused<T: crate::cpu::Float + Element>(s: &AdamWStep, w: &Tensor, g: &Tensor, 
     let n = wv.len();
     let (mut wo, mut mo, mut vo) =
         (crate::pool::for_overwrite(n), crate::pool::for_overwrite(n), crate::pool::for_overwrite(n));
-    adamw(&k, &wv, &gv, &mv, &vv, &mut wo, &mut mo, &mut vo);
+    let inputs = AdamWInputs { w: &wv, g: &gv, m: &mv, v: &vv };
+    adamw(&k, inputs, AdamWOutputs { w: &mut wo, m: &mut mo, v: &mut vo });
     [wo, mo, vo].map(|x| Tensor::from_values(x, w.shape().clone()))
 }
 
