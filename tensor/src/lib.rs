@@ -35,6 +35,7 @@ pub mod cpu;
 mod create;
 mod display;
 mod dtype;
+pub mod gpu;
 mod layout;
 mod ops;
 pub mod pool;

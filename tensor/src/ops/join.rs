@@ -3,6 +3,7 @@
 
 use super::element_dispatch;
 use crate::dtype::Element;
+use crate::gpu;
 use crate::Tensor;
 
 fn concat_impl<T: Element>(parts: &[Tensor], axis: usize, dims: Vec<usize>) -> Tensor {
@@ -31,6 +32,10 @@ impl Tensor {
             assert!(same, "concat along {a}: shape {:?} does not match {:?}", p.shape(), first.shape());
             assert_eq!(p.dtype(), first.dtype(), "concat of {} and {} tensors", first.dtype(), p.dtype());
             dims[a] += p.dims()[a];
+        }
+        let all: Vec<&Tensor> = parts.iter().collect();
+        if let Some(n) = gpu::placement(&"concat", &all) {
+            return gpu::join::concat(parts, a, dims, n);
         }
         element_dispatch!(first.dtype(), T => concat_impl::<T>(parts, a, dims))
     }
