@@ -33,8 +33,9 @@ impl Tensor {
             assert_eq!(p.dtype(), first.dtype(), "concat of {} and {} tensors", first.dtype(), p.dtype());
             dims[a] += p.dims()[a];
         }
-        let all: Vec<&Tensor> = parts.iter().collect();
-        if let Some(n) = gpu::placement(&"concat", &all) {
+        if parts.iter().any(gpu::on_gpu) {
+            let all: Vec<&Tensor> = parts.iter().collect();
+            let n = gpu::placement(&"concat", &all).expect("a part is on a GPU");
             return gpu::join::concat(parts, a, dims, n);
         }
         element_dispatch!(first.dtype(), T => concat_impl::<T>(parts, a, dims))

@@ -173,8 +173,9 @@ impl Tensor {
                 assert_eq!(p.dtype(), self.dtype(), "layer_norm {name} is {}, input is {}", p.dtype(), self.dtype());
             }
         }
-        let params: Vec<&Tensor> = std::iter::once(self).chain(weight).chain(bias).collect();
-        if gpu::placement(&"layer_norm", &params).is_some() {
+        if gpu::on_gpu(self) || weight.is_some_and(gpu::on_gpu) || bias.is_some_and(gpu::on_gpu) {
+            let operands: Vec<&Tensor> = std::iter::once(self).chain(weight).chain(bias).collect();
+            gpu::placement(&"layer_norm", &operands);
             return gpu::normalize::layer_norm(self, weight, bias, eps);
         }
         float_dispatch!(self.dtype(), "layer_norm", T => layer_norm_impl::<T>(self, weight, bias, eps))
@@ -198,8 +199,9 @@ impl Tensor {
             x.shape(),
             dy.shape()
         );
-        let operands: Vec<&Tensor> = [x, dy, mean, rstd].into_iter().chain(weight).collect();
-        if gpu::placement(&"layer_norm_backward", &operands).is_some() {
+        if gpu::on_gpu(x) || gpu::on_gpu(dy) {
+            let operands: Vec<&Tensor> = [x, dy, mean, rstd].into_iter().chain(weight).collect();
+            gpu::placement(&"layer_norm_backward", &operands);
             return gpu::normalize::layer_norm_backward(x, dy, weight, (mean, rstd), (want_dweight, want_dbias));
         }
         float_dispatch!(x.dtype(), "layer_norm_backward", T =>
