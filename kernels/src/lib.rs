@@ -18,7 +18,7 @@
 //! - [`layernorm`]: layernorm forward (saving mean and rstd) and backward (dx, dweight, dbias).
 //! - [`elementwise`]: GELU (erf form) forward and backward, broadcasting add and mul.
 //! - [`reduce`]: sums over rows or columns.
-//! - [`reduce_rows`]: sum, max, min, sum of squares of each row (a warp per row).
+//! - [`reduce_rows`]: sum, max, min, sum of squares, argmax, argmin of each row (a warp per row).
 //! - [`strided`]: strided views (permuted, narrowed, broadcast) and the strided copy into a contiguous buffer.
 //! - [`map`]: elementwise unary / binary / comparison maps over strided views with broadcasting.
 //! - [`cast`]: f32 <-> bf16, round to nearest even.

@@ -6,10 +6,19 @@ use crate::ptx::{self, reduce_rows::ROWS_PER_BLOCK, Module};
 use crate::{Arg, Buffer, Dim3, Gpu, LaunchConfig, Result};
 
 const MODULE: &str = "reduce_rows";
+const ARG_MODULE: &str = "arg_rows";
 
-/// The row-reduction module.
+/// The row-reduction modules: the folds, and argmax / argmin.
 pub fn modules() -> Vec<Module> {
-    vec![Module { name: MODULE.into(), ptx: ptx::reduce_rows::ptx() }]
+    vec![
+        Module { name: MODULE.into(), ptx: ptx::reduce_rows::ptx() },
+        Module { name: ARG_MODULE.into(), ptx: ptx::reduce_rows::arg_ptx() },
+    ]
+}
+
+fn warp_per_row(rows: usize) -> LaunchConfig {
+    let grid = Dim3::x((rows as u32).div_ceil(ROWS_PER_BLOCK));
+    LaunchConfig { grid, block: Dim3::x(32 * ROWS_PER_BLOCK), shared_bytes: 0 }
 }
 
 /// What a row reduction computes.
@@ -42,9 +51,40 @@ pub fn reduce_rows(gpu: &Gpu, fold: Fold, out: &Buffer<f32>, x: &Buffer<f32>, ro
     }
     ptx::load(gpu, MODULE, ptx::reduce_rows::ptx)?;
     let u = |v: usize| Arg::U32(u32::try_from(v).expect("reduce_rows indexes with 32 bits"));
-    let grid = Dim3::x((rows as u32).div_ceil(ROWS_PER_BLOCK));
-    let cfg = LaunchConfig { grid, block: Dim3::x(32 * ROWS_PER_BLOCK), shared_bytes: 0 };
-    gpu.launch(MODULE, fold.kernel(), &cfg, &[out.arg(), x.arg(), u(rows), u(cols)])
+    gpu.launch(MODULE, fold.kernel(), &warp_per_row(rows), &[out.arg(), x.arg(), u(rows), u(cols)])
+}
+
+/// `out[r]` = the column of the first largest (`largest`) or smallest element of row `r`, a NaN
+/// counting as more extreme than any number. Rows must not be empty.
+pub fn arg_rows(gpu: &Gpu, largest: bool, out: &Buffer<i64>, x: &Buffer<f32>, rows: usize, cols: usize) -> Result<()> {
+    assert!(out.len() >= rows && x.len() >= rows * cols, "arg_rows: short buffers for {rows} x {cols}");
+    assert!(cols > 0 || rows == 0, "arg_rows: cannot take the index of an extreme of empty rows");
+    if rows == 0 {
+        return Ok(());
+    }
+    ptx::load(gpu, ARG_MODULE, ptx::reduce_rows::arg_ptx)?;
+    let u = |v: usize| Arg::U32(u32::try_from(v).expect("arg_rows indexes with 32 bits"));
+    let kernel = if largest { "argmax_rows" } else { "argmin_rows" };
+    gpu.launch(ARG_MODULE, kernel, &warp_per_row(rows), &[out.arg(), x.arg(), u(rows), u(cols)])
+}
+
+/// CPU reference of [`arg_rows`].
+pub fn reference_arg(largest: bool, x: &[f32], rows: usize, cols: usize) -> Vec<i64> {
+    (0..rows)
+        .map(|r| {
+            let row = &x[r * cols..(r + 1) * cols];
+            if let Some(i) = row.iter().position(|v| v.is_nan()) {
+                return i as i64;
+            }
+            let mut best = 0;
+            for (i, &v) in row.iter().enumerate() {
+                if (largest && v > row[best]) || (!largest && v < row[best]) {
+                    best = i;
+                }
+            }
+            best as i64
+        })
+        .collect()
 }
 
 /// CPU reference of [`reduce_rows`], in f64.

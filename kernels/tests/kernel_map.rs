@@ -194,3 +194,25 @@ fn row_reductions_match_the_reference() {
         }
     }
 }
+
+#[test]
+fn row_argmax_and_argmin_take_the_first_extreme_and_nan_first() {
+    let Some(gpu) = common::gpu() else { return };
+    for &(rows, cols) in &[(1, 1), (5, 7), (3, 33), (6, 197)] {
+        // Few distinct values, so ties are everywhere; a NaN in one row, and a row of equal values.
+        let mut x: Vec<f32> = common::values(rows * cols, 13, 3.0).iter().map(|v| v.round()).collect();
+        if rows * cols > 40 {
+            x[40] = f32::NAN;
+            x[45] = f32::NAN;
+        }
+        if rows > 2 {
+            x[2 * cols..3 * cols].fill(1.0);
+        }
+        let (dx, out) = (gpu.upload(&x).unwrap(), gpu.alloc::<i64>(rows).unwrap());
+        for largest in [true, false] {
+            reduce_rows::arg_rows(&gpu, largest, &out, &dx, rows, cols).unwrap();
+            let want = reduce_rows::reference_arg(largest, &x, rows, cols);
+            assert_eq!(out.read().unwrap(), want, "largest={largest} over {rows} x {cols}");
+        }
+    }
+}

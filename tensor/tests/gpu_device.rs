@@ -195,6 +195,15 @@ fn reductions_match_the_cpu_over_any_axes() {
     }
     assert_close("var", &g.var(&[-1], 1, true), &x.var(&[-1], 1, true), 1e-6, 1e-5);
     assert_close("norm of a view", &g.t().norm(&[0], false), &x.t().norm(&[0], false), 1e-6, 1e-5);
+    // Index reductions, with ties (rounded values) and a NaN, over the last and a leading axis.
+    let mut v = x.mul_scalar(2.0).to_vec::<f32>().iter().map(|v| v.round()).collect::<Vec<f32>>();
+    v[50] = f32::NAN;
+    let t = Tensor::from_vec(v, [3, 4, 37]);
+    let gt = t.to_device(dev);
+    for (axis, keepdim) in [(-1, false), (0, true), (1, false)] {
+        assert_close("argmax", &gt.argmax(axis, keepdim), &t.argmax(axis, keepdim), 0.0, 0.0);
+        assert_close("argmin", &gt.argmin(axis, keepdim), &t.argmin(axis, keepdim), 0.0, 0.0);
+    }
     let big = randn(&[3, 4, 37], 10);
     let shape = tensor::Shape::new([4, 1]);
     assert_close("sum_to", &big.to_device(dev).sum_to(&shape), &big.sum_to(&shape), 2e-5, 1e-5);
@@ -326,9 +335,9 @@ fn ops_without_a_gpu_kernel_and_mixed_devices_panic_clearly() {
     let dev = gpu();
     let g = randn(&[2, 3], 33).to_device(dev);
     let msg = panic_message(|| {
-        g.argmax(-1, false);
+        g.reshape([1, 1, 2, 3]).max_pool2d(1, 1);
     });
-    assert!(msg.contains("argmax") && msg.contains("gpu:0") && msg.contains("to_cpu"), "{msg}");
+    assert!(msg.contains("max_pool2d") && msg.contains("gpu:0") && msg.contains("to_cpu"), "{msg}");
     let cpu = randn(&[2, 3], 34);
     let msg = panic_message(|| {
         g.add(&cpu);

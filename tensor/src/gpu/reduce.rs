@@ -5,7 +5,7 @@
 use kernels::reduce_rows::{self, Fold};
 
 use super::copy::{alloc_f32, dense_f32, f32_slice, wrap_f32};
-use super::{check, runtime};
+use super::{check, runtime, GpuBuffer, GpuStorage};
 use crate::{ReduceOp, Shape, Tensor};
 
 /// The resolved axes (all when empty) and the result's shape.
@@ -41,6 +41,22 @@ pub(crate) fn reduce(x: &Tensor, op: ReduceOp, axes: &[isize], keepdim: bool) ->
     let out = alloc_f32(&what, n, rows);
     check(&what, n, reduce_rows::reduce_rows(&runtime(n), fold, &out, &f32_slice(&src, &what), rows, cols));
     wrap_f32(n, out, out_shape)
+}
+
+/// Index (i64) of the first largest (`largest`) or smallest element along `axis`, NaN counting as
+/// the most extreme, as on the CPU.
+pub(crate) fn arg_extreme(x: &Tensor, axis: isize, keepdim: bool, largest: bool) -> Tensor {
+    let what = if largest { "argmax" } else { "argmin" };
+    let n = x.gpu_storage().unwrap().ordinal();
+    let (axes, out_shape) = plan(x, &[axis], keepdim);
+    let mut perm: Vec<usize> = (0..x.rank()).filter(|k| !axes.contains(k)).collect();
+    perm.extend(&axes);
+    let (rows, cols) = (out_shape.numel(), x.dims()[axes[0]]);
+    assert!(cols > 0 || rows == 0, "{what}: cannot reduce over an empty axis of {:?}", x.shape());
+    let src = dense_f32(&x.permute(&perm), what);
+    let out = check(what, n, runtime(n).alloc::<i64>(rows));
+    check(what, n, reduce_rows::arg_rows(&runtime(n), largest, &out, &f32_slice(&src, what), rows, cols));
+    Tensor::from_gpu_storage(GpuStorage::new(n, GpuBuffer::I64(out)), out_shape)
 }
 
 /// Variance with Bessel's `correction`, composed: sum((x - mean)^2) / (len - correction).

@@ -128,7 +128,7 @@ impl Tensor {
 
     fn arg_extreme(&self, axis: isize, keepdim: bool, largest: bool) -> Tensor {
         if gpu::on_gpu(self) {
-            gpu::unsupported(if largest { "argmax" } else { "argmin" }, self);
+            return gpu::reduce::arg_extreme(self, axis, keepdim, largest);
         }
         let p = plan(self, &[axis], keepdim);
         let mut out = vec![0i64; p.outer * p.inner];
