@@ -2,7 +2,7 @@
 //! (weights, and the cls and mask tokens), none on biases, norms and layer-scale γ.
 
 use autograd::ParamStore;
-use tensor::Tensor;
+use tensor::{AdamWStep, Tensor};
 
 /// Hyper-parameters of AdamW (the spec's defaults: β = (0.9, 0.999), ε = 1e-8, decay 0.05).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,19 +50,15 @@ impl AdamW {
         );
         self.step += 1;
         let c = self.config;
-        let (bias1, bias2) = (1.0 - c.beta1.powi(self.step as i32), 1.0 - c.beta2.powi(self.step as i32));
         for ((_, p), (m, v)) in store.iter().zip(self.moments.iter_mut()) {
             let Some(g) = p.grad() else { continue };
-            let g = if grad_scale == 1.0 { g } else { g.mul_scalar(grad_scale) };
-            *m = &m.mul_scalar(c.beta1) + &g.mul_scalar(1.0 - c.beta1);
-            *v = &v.mul_scalar(c.beta2) + &g.square().mul_scalar(1.0 - c.beta2);
-            let mut w = p.value();
-            if decays(w.dims()) {
-                w = w.mul_scalar(1.0 - lr * c.weight_decay); // decoupled decay, before the Adam step
-            }
-            let denom = v.div_scalar(bias2).sqrt().add_scalar(c.eps);
-            let update = m.div(&denom).mul_scalar(lr / bias1);
-            p.set_value(w.sub(&update));
+            let w = p.value();
+            let weight_decay = if decays(w.dims()) { c.weight_decay } else { 0.0 };
+            let hyper =
+                AdamWStep { lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weight_decay, t: self.step, grad_scale };
+            let (w, m_new, v_new) = w.adamw_update(&g, m, v, &hyper);
+            (*m, *v) = (m_new, v_new);
+            p.set_value(w);
         }
         store.zero_grad();
     }

@@ -103,7 +103,7 @@ impl Var {
     }
     /// Exact (erf) GELU.
     pub fn gelu(&self) -> Var {
-        self.map(UnaryOp::Gelu, |g, x, _| g.mul(&x.unary(UnaryOp::GeluGrad)))
+        self.map(UnaryOp::Gelu, |g, x, _| x.gelu_backward(g))
     }
     pub fn relu(&self) -> Var {
         self.map(UnaryOp::Relu, |g, x, _| g.mul(&as_float(x.compare_scalar(CmpOp::Gt, 0.0), x)))

@@ -5,6 +5,7 @@
 //! Every kernel is vectorised (runtime dispatch AVX-512 → AVX2+FMA → portable, see `simd`) and large
 //! inputs are split across threads with rayon.
 
+pub mod adamw;
 pub mod binary;
 pub mod float;
 pub mod gemm;

@@ -45,6 +45,37 @@ pub fn unary<T: FloatMath>(op: UnaryOp, x: &[T], out: &mut [T]) {
     }
 }
 
+/// `out[i] = dy[i] · gelu'(x[i])`: GELU's backward in one pass (as `GeluGrad` then a multiply it
+/// reads x and dy once and writes once, instead of writing and re-reading an intermediate).
+pub fn gelu_backward<T: FloatMath>(x: &[T], dy: &[T], out: &mut [T]) {
+    assert!(
+        x.len() == dy.len() && x.len() == out.len(),
+        "gelu_backward: x has {} elements, dy {}, out {}",
+        x.len(),
+        dy.len(),
+        out.len()
+    );
+    let level = simd::level();
+    if x.len() < Cost::Heavy.par_min_elems() {
+        gelu_backward_kernel(level, x, dy, out);
+    } else {
+        out.par_chunks_mut(PAR_CHUNK_ELEMS)
+            .zip(x.par_chunks(PAR_CHUNK_ELEMS).zip(dy.par_chunks(PAR_CHUNK_ELEMS)))
+            .for_each(|(out, (x, dy))| gelu_backward_kernel(level, x, dy, out));
+    }
+}
+
+multiversion! {
+    fn gelu_backward_kernel<T: FloatMath>(x: &[T], dy: &[T], out: &mut [T]) = gelu_backward_body;
+}
+
+#[inline(always)]
+fn gelu_backward_body<T: FloatMath>(x: &[T], dy: &[T], out: &mut [T]) {
+    for ((o, &v), &d) in out.iter_mut().zip(x).zip(dy) {
+        *o = d * v.gelu_grad();
+    }
+}
+
 /// Whether `op` is a few instructions per element (see [`Cost`]).
 fn cost(op: UnaryOp) -> Cost {
     match op {

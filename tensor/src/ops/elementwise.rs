@@ -143,6 +143,24 @@ impl Tensor {
     pub fn gelu(&self) -> Tensor {
         self.unary(UnaryOp::Gelu)
     }
+    /// GELU's backward: `dy · gelu'(self)` in one pass (the same values as
+    /// `dy.mul(&self.unary(UnaryOp::GeluGrad))`).
+    pub fn gelu_backward(&self, dy: &Tensor) -> Tensor {
+        assert!(
+            self.shape() == dy.shape() && self.dtype() == dy.dtype(),
+            "gelu_backward: x is {} {:?} but dy is {} {:?}",
+            self.dtype(),
+            self.shape(),
+            dy.dtype(),
+            dy.shape()
+        );
+        float_dispatch!(self.dtype(), "gelu_backward", T => {
+            let (x, d) = (self.values::<T>(), dy.values::<T>());
+            let mut out = crate::pool::for_overwrite(x.len());
+            unary::gelu_backward(&x, &d, &mut out);
+            Tensor::from_values(out, self.shape().clone())
+        })
+    }
     pub fn relu(&self) -> Tensor {
         self.unary(UnaryOp::Relu)
     }

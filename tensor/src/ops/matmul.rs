@@ -45,6 +45,18 @@ fn batched<T: Element>(a: &Tensor, b: &Tensor, gemm: Gemm<T>) -> Tensor {
     };
     // Every element is written by the GEMM (beta = 0 never reads C), except when k = 0.
     let mut out = if k > 0 { crate::pool::for_overwrite(count * m * n) } else { crate::pool::zeroed(count * m * n) };
+    // A batch against one shared right operand (a linear layer's `x · Wᵀ` on [B, T, C]) is one tall
+    // GEMM when the left operand's batch and row dims merge: one product of B·T rows instead of B
+    // products of T rows, each with its own packing of B and a ragged last row block.
+    let shared_b = lb.strides()[..lb.dims().len() - 2].iter().all(|&s| s == 0);
+    let tall_a = la.reshape(&Shape::new([count * m, k]));
+    if let (true, Some(tall)) = (count > 1 && shared_b, tall_a) {
+        let (rs, cs) = (tall.strides()[0], tall.strides()[1]);
+        let a = MatRef { data: abuf, offset: tall.offset(), rows: count * m, cols: k, rs, cs };
+        let b = MatRef { data: bbuf, offset: lb.offset(), rows: k, cols: n, rs: brs, cs: bcs };
+        gemm(a, b, MatMut::row_major(&mut out, count * m, n), Parallelism::Rayon);
+        return Tensor::from_values(out, full(m, n));
+    }
     if m * n > 0 {
         if count > 1 && 2 * m * n * k < PER_MATRIX_PARALLEL_FLOPS {
             out.par_chunks_mut(m * n).enumerate().for_each(|(i, c)| one(i, c, Parallelism::None));

@@ -7,6 +7,8 @@ mod join;
 mod matmul;
 mod normalize;
 pub use normalize::{LayerNormGrads, LayerNormOutput};
+mod optim;
+pub use optim::AdamWStep;
 mod patch;
 mod reduce;
 

@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 
-use crate::{BinaryOp, CmpOp, DType, Tensor};
+use crate::{AdamWStep, BinaryOp, CmpOp, DType, Tensor};
 
 fn unravel(mut i: usize, dims: &[usize]) -> Vec<usize> {
     let mut idx = vec![0; dims.len()];
@@ -162,6 +162,23 @@ fn matmul_takes_transposed_weights_without_copying() {
     let direct = a.narrow(0, 1, 1).squeeze(0).squeeze(0).matmul(&b.narrow(0, 2, 1).squeeze(0));
     let from_batch = c.narrow(0, 1, 1).narrow(1, 2, 1).reshape([2, 4]);
     assert_eq!(direct.to_vec::<f32>(), from_batch.to_vec::<f32>());
+}
+
+#[test]
+fn batch_against_shared_weights_equals_each_product_bitwise() {
+    // [B, T, C] · Wᵀ runs as one tall GEMM; each batch row must still get exactly its own 2-D product
+    // (big enough to take the parallel path). A permuted left operand cannot merge and takes the
+    // per-matrix path: same values again.
+    let x = Tensor::randn([4, 99, 64], 0.0, 1.0, DType::F32, 7);
+    let w = Tensor::randn([96, 64], 0.0, 1.0, DType::F32, 8);
+    let y = x.matmul(&w.t());
+    let xp = x.permute(&[1, 0, 2]).contiguous().permute(&[1, 0, 2]);
+    let yp = xp.matmul(&w.t());
+    for b in 0..4 {
+        let alone = x.narrow(0, b, 1).squeeze(0).matmul(&w.t());
+        assert_eq!(y.narrow(0, b, 1).reshape([99, 96]).to_vec::<f32>(), alone.to_vec::<f32>(), "batch {b}");
+    }
+    assert_eq!(yp.to_vec::<f32>(), y.to_vec::<f32>());
 }
 
 #[test]
@@ -350,4 +367,53 @@ fn normalisation_backwards_match_their_composites() {
     assert_close(&g.dx.to_vec_f64(), &want_dx.to_vec_f64(), 1e-10);
     assert_close(&g.dweight.unwrap().to_vec_f64(), &(&dy * &xhat).sum(&[0, 1], false).to_vec_f64(), 1e-10);
     assert_close(&g.dbias.unwrap().to_vec_f64(), &dy.sum(&[0, 1], false).to_vec_f64(), 1e-10);
+}
+
+#[test]
+fn fused_adamw_is_the_composite_update_bit_for_bit() {
+    // The update written with elementwise ops, as the optimiser had it; the fused pass must agree
+    // exactly (both dtypes, decayed or not, scaled gradient, a size that takes the parallel path).
+    for (dtype, n) in [(DType::F32, 70_001), (DType::F64, 33)] {
+        let w = Tensor::randn([n], 0.0, 1.0, dtype, 1);
+        let g = Tensor::randn([n], 0.0, 1.0, dtype, 2);
+        let m = Tensor::randn([n], 0.0, 0.1, dtype, 3);
+        let v = Tensor::randn([n], 0.0, 0.1, dtype, 4).abs();
+        for (weight_decay, grad_scale, t) in [(0.05, 0.25, 7u64), (0.0, 1.0, 1)] {
+            let s = AdamWStep { lr: 1.5e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, t, grad_scale };
+            let (bias1, bias2) = (1.0 - s.beta1.powi(t as i32), 1.0 - s.beta2.powi(t as i32));
+            let gs = g.mul_scalar(grad_scale);
+            let m2 = &m.mul_scalar(s.beta1) + &gs.mul_scalar(1.0 - s.beta1);
+            let v2 = &v.mul_scalar(s.beta2) + &gs.square().mul_scalar(1.0 - s.beta2);
+            let decayed = w.mul_scalar(1.0 - s.lr * weight_decay);
+            let denom = v2.div_scalar(bias2).sqrt().add_scalar(s.eps);
+            let w2 = decayed.sub(&m2.div(&denom).mul_scalar(s.lr / bias1));
+            let (wf, mf, vf) = w.adamw_update(&g, &m, &v, &s);
+            assert_eq!(wf.to_vec_f64(), w2.to_vec_f64(), "{dtype} weights, decay {weight_decay}");
+            assert_eq!(mf.to_vec_f64(), m2.to_vec_f64(), "{dtype} first moment");
+            assert_eq!(vf.to_vec_f64(), v2.to_vec_f64(), "{dtype} second moment");
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "the second moment is f32 [3]")]
+fn fused_adamw_rejects_a_moment_of_another_shape() {
+    let w = Tensor::zeros([4], DType::F32);
+    let s = AdamWStep { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, t: 1, grad_scale: 1.0 };
+    w.adamw_update(&w, &w, &Tensor::zeros([3], DType::F32), &s);
+}
+
+#[test]
+fn gelu_backward_is_dy_times_gelu_grad_bit_for_bit() {
+    // One size below and one above the parallel threshold, a broadcast-expanded dy (not contiguous).
+    for n in [1000, 100_003] {
+        let x = Tensor::randn([n], 0.0, 3.0, DType::F32, 11);
+        let dy = Tensor::randn([n], 0.0, 1.0, DType::F32, 12);
+        let want = dy.mul(&x.unary(crate::UnaryOp::GeluGrad));
+        assert_eq!(x.gelu_backward(&dy).to_vec::<f32>(), want.to_vec::<f32>(), "n = {n}");
+    }
+    let x = Tensor::randn([3, 5], 0.0, 2.0, DType::F64, 13);
+    let dy = Tensor::randn([5], 0.0, 1.0, DType::F64, 14).unsqueeze(0).expand([3, 5]);
+    let want = dy.mul(&x.unary(crate::UnaryOp::GeluGrad));
+    assert_eq!(x.gelu_backward(&dy).to_vec::<f64>(), want.to_vec::<f64>());
 }

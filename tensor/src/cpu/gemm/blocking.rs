@@ -23,6 +23,10 @@ use super::{kernel_portable, pack, pack::Strided, Kernel};
 pub(super) type MicroKernel =
     unsafe fn(kc: usize, a: *const f32, b: *const f32, alpha: f32, beta: f32, c: *mut f32, ldc: usize);
 
+/// A micro-kernel that reads B in place, B(k, j) at `b[j·ldb + k]` (see `kernel_avx512::kernel_direct_b`).
+pub(super) type DirectBKernel =
+    unsafe fn(kc: usize, a: *const f32, b: *const f32, ldb: usize, alpha: f32, beta: f32, c: *mut f32, ldc: usize);
+
 /// Packs `rows × kc` of a strided matrix into slivers of a fixed width (zero-padding the last one).
 pub(super) type PackFn = unsafe fn(x: Strided, rows: usize, kc: usize, out: *mut f32);
 
@@ -36,18 +40,23 @@ pub(super) struct KernelSpec {
     pub kc: usize,
     pub nc: usize,
     pub kernel: MicroKernel,
+    /// The kernel that reads a B whose columns run along k without packing it, where there is one.
+    pub kernel_direct_b: Option<DirectBKernel>,
     /// Packs A (MR-tall slivers).
     pub pack_a: PackFn,
     /// Packs Bᵀ (NR-tall slivers of Bᵀ are NR-wide slivers of B).
     pub pack_b: PackFn,
 }
 
-// AVX-512 (kernel_avx512.rs). KC·NR·4 = 18 KiB of B sliver: well inside a 48 KiB L1 next to the
-// A sliver streaming through. MC·KC·4 = 720 KiB of packed A: fits a 1 MiB L2 with room for the B
-// sliver and C lines passing through. KC·NC·4 = 4.5 MiB of packed B in L3.
+// AVX-512 (kernel_avx512.rs). KC·NR·4 = 36 KiB of B sliver in a 48 KiB L1. KC is twice BLIS's 384
+// because the C tile is loaded and stored once per KC pass: at K = 1536 (fc2 forward, fc1's dX) four
+// passes over a C block that does not fit L2 cost 4–7% of single-core speed (sgemm bench, 1 thread:
+// small.fc1.dx 147 → 154 GFLOP/s, square sizes unchanged). MC·KC·4 = 1.4 MiB of packed A in a 2 MiB
+// L2 (Sapphire Rapids; MC = 320, which would suit a 1 MiB L2, measured the same here).
+// KC·NC·4 = 9 MiB of packed B in L3.
 const AVX512_MR: usize = 32; // rows per micro-tile: 2 zmm
 const AVX512_NR: usize = 12; // columns per micro-tile: 12 broadcasts, 24 accumulators
-const AVX512_KC: usize = 384;
+const AVX512_KC: usize = 768;
 const AVX512_MC: usize = 480; // a multiple of MR
 const AVX512_NC: usize = 3072; // a multiple of NR
 
@@ -76,6 +85,7 @@ static AVX512: KernelSpec = KernelSpec {
     kc: AVX512_KC,
     nc: AVX512_NC,
     kernel: kernel_avx512::kernel::<{ AVX512_MR / 16 }, AVX512_NR>,
+    kernel_direct_b: Some(kernel_avx512::kernel_direct_b::<{ AVX512_MR / 16 }, AVX512_NR>),
     pack_a: pack::pack_avx::<AVX512_MR>,
     pack_b: pack::pack_avx::<AVX512_NR>,
 };
@@ -88,6 +98,7 @@ static AVX2: KernelSpec = KernelSpec {
     kc: AVX2_KC,
     nc: AVX2_NC,
     kernel: kernel_avx2::kernel::<{ AVX2_MR / 8 }, AVX2_NR>,
+    kernel_direct_b: None,
     pack_a: pack::pack_avx::<AVX2_MR>,
     pack_b: pack::pack_avx::<AVX2_NR>,
 };
@@ -99,6 +110,7 @@ static PORTABLE: KernelSpec = KernelSpec {
     kc: PORTABLE_KC,
     nc: PORTABLE_NC,
     kernel: kernel_portable::kernel::<PORTABLE_MR, PORTABLE_NR>,
+    kernel_direct_b: None,
     pack_a: pack::pack_scalar::<PORTABLE_MR>,
     pack_b: pack::pack_scalar::<PORTABLE_NR>,
 };

@@ -30,6 +30,46 @@ pub(super) unsafe fn kernel<const MV: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
+    tile::<MV, NR, false>(kc, a, b, 0, alpha, beta, c, ldc)
+}
+
+/// The same tile with B read in place: B(k, j) at `b[j·ldb + k]`, that is, B's `NR` columns are
+/// rows of a row-major matrix (`X` in the `Y = X·Wᵀ` of a linear layer, once the driver has turned
+/// the product around). Packing such a B means an 8×8 register transpose per 64 values; reading it
+/// directly costs nothing extra, because the kernel loads B one broadcast scalar at a time anyway:
+/// the `NR` source rows are `NR` sequential streams, which the hardware prefetchers follow.
+///
+/// # Safety
+/// As [`kernel`], except that `b` must be readable at `j·ldb + k` for `j < NR`, `k < kc`.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn kernel_direct_b<const MV: usize, const NR: usize>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    alpha: f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    tile::<MV, NR, true>(kc, a, b, ldb, alpha, beta, c, ldc)
+}
+
+/// Both kernels: B(k, j) at `b[k·NR + j]` (packed) or `b[j·ldb + k]` (`DIRECT`).
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<const MV: usize, const NR: usize, const DIRECT: bool>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    alpha: f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
     // Ask for the C tile now: it is only touched after the k loop, by which time it has arrived.
     for j in 0..NR {
         for v in 0..MV {
@@ -44,13 +84,13 @@ pub(super) unsafe fn kernel<const MV: usize, const NR: usize>(
         }
         let av: [__m512; MV] = std::array::from_fn(|v| _mm512_load_ps(a.add(16 * v)));
         for (j, acc_j) in acc.iter_mut().enumerate() {
-            let bj = _mm512_set1_ps(*b.add(j));
+            let bj = _mm512_set1_ps(if DIRECT { *b.add(j * ldb) } else { *b.add(j) });
             for v in 0..MV {
                 acc_j[v] = _mm512_fmadd_ps(av[v], bj, acc_j[v]);
             }
         }
         a = a.add(16 * MV);
-        b = b.add(NR);
+        b = b.add(if DIRECT { 1 } else { NR });
     }
     let alpha = _mm512_set1_ps(alpha);
     if beta == 0.0 {

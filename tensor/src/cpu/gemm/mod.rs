@@ -24,6 +24,12 @@
 //! view strides swap. Packing absorbs every other stride (transposed and strided views cost nothing
 //! extra beyond a transposing pack).
 //!
+//! # B read in place
+//! When B's columns run along k with unit stride (the `X` of a linear layer's `X·Wᵀ`, once turned
+//! around as above), packing B would be a register transpose of every value. The AVX-512 family has
+//! a second kernel that broadcasts B's values straight from their rows instead
+//! (`kernel_avx512::kernel_direct_b`), so those products pack only A.
+//!
 //! # Files
 //! `blocking.rs` kernel shapes and block sizes; `driver.rs` the loop nest and the thread split;
 //! `bblock.rs` the shared B block, packed sliver by sliver on first use;
