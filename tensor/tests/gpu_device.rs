@@ -3,7 +3,7 @@
 //! on views (transposed, narrowed, broadcast); ops without one panic naming themselves.
 
 use tensor::gpu::{select, GpuBackend};
-use tensor::{BinaryOp, CmpOp, DType, Device, ReduceOp, Tensor, UnaryOp};
+use tensor::{AdamWStep, BinaryOp, CmpOp, DType, Device, ReduceOp, Tensor, UnaryOp};
 
 /// GPU 0, on the interpreter unless `CAE_GPU=cuda` asks for the real device.
 fn gpu() -> Device {
@@ -352,4 +352,30 @@ fn ops_without_a_gpu_kernel_and_mixed_devices_panic_clearly() {
         g.reshape([1, 2, 3]).put_rows(&repeated, &Tensor::zeros_on([1, 2, 3], DType::F32, dev), true);
     });
     assert!(msg.contains("written twice"), "{msg}");
+}
+
+#[test]
+fn fused_gelu_backward_and_adamw_match_the_cpu() {
+    let dev = gpu();
+    let (x, dy) = (randn(&[6, 37], 35).mul_scalar(3.0), randn(&[6, 37], 36));
+    // The erf approximations of both devices: within 4e-7 of the exact derivative each.
+    assert_close(
+        "gelu_backward",
+        &x.to_device(dev).gelu_backward(&dy.to_device(dev)),
+        &x.gelu_backward(&dy),
+        2e-6,
+        2e-6,
+    );
+    let (w, g) = (randn(&[5, 9], 37), randn(&[5, 9], 38));
+    let (m, v) = (randn(&[5, 9], 39).mul_scalar(0.1), randn(&[5, 9], 40).square().mul_scalar(0.01));
+    for (weight_decay, grad_scale) in [(0.05, 0.5), (0.0, 1.0)] {
+        let step = AdamWStep { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay, t: 3, grad_scale };
+        let cpu = w.adamw_update(&g, &m, &v, &step);
+        let on = |t: &Tensor| t.to_device(dev);
+        let got = on(&w).adamw_update(&on(&g), &on(&m), &on(&v), &step);
+        // The same correctly rounded operations in the same order on both devices: the same bits.
+        assert_close("adamw weights", &got.0, &cpu.0, 0.0, 0.0);
+        assert_close("adamw first moment", &got.1, &cpu.1, 0.0, 0.0);
+        assert_close("adamw second moment", &got.2, &cpu.2, 0.0, 0.0);
+    }
 }

@@ -4,7 +4,7 @@
 
 use kernels::map::{self, Binary, Compare, Unary, View};
 
-use super::copy::{alloc_f32, f32_view, wrap_f32};
+use super::copy::{alloc_f32, dense_f32, f32_slice, f32_view, wrap_f32};
 use super::{check, runtime, GpuBuffer, GpuStorage};
 use crate::{BinaryOp, CmpOp, Tensor, UnaryOp};
 
@@ -113,4 +113,16 @@ pub(crate) fn compare_scalar(x: &Tensor, op: CmpOp, s: f64) -> Tensor {
     let view = View { buf: &src, strides: x.strides() };
     check(&what, n, map::compare_scalar(&runtime(n), compare_kernel(op), &out, view, s as f32, x.dims()));
     wrap_u8(n, out, x.shape().clone())
+}
+
+/// GELU's backward `dy * gelu'(x)`, one launch of the fused kernel of `kernels::elementwise`.
+pub(crate) fn gelu_backward(x: &Tensor, dy: &Tensor, n: usize) -> Tensor {
+    let what = "gelu_backward";
+    let (x, dy) = (dense_f32(x, what), dense_f32(dy, what));
+    let out = alloc_f32(what, n, x.numel());
+    if x.numel() > 0 {
+        let (xs, dys) = (f32_slice(&x, what), f32_slice(&dy, what));
+        check(what, n, kernels::elementwise::gelu_backward(&runtime(n), &out, &xs, &dys));
+    }
+    wrap_f32(n, out, x.shape().clone())
 }

@@ -14,7 +14,7 @@
 //!
 //! One file per op family: `copy.rs` (host <-> device, contiguous copies, casts, constants),
 //! `elementwise.rs`, `reduce.rs`, `matmul.rs`, `normalize.rs` (softmax, layer norm), `index.rs`,
-//! `join.rs`. `runtime.rs` holds the device table, `storage.rs` the device buffers.
+//! `join.rs`, `optim.rs` (AdamW). `runtime.rs` holds the device table, `storage.rs` the device buffers.
 
 pub(crate) mod copy;
 pub(crate) mod elementwise;
@@ -22,6 +22,7 @@ pub(crate) mod index;
 pub(crate) mod join;
 pub(crate) mod matmul;
 pub(crate) mod normalize;
+pub(crate) mod optim;
 pub(crate) mod reduce;
 mod runtime;
 mod storage;

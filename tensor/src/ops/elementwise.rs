@@ -154,6 +154,9 @@ impl Tensor {
             dy.dtype(),
             dy.shape()
         );
+        if let Some(n) = gpu::placement(&"gelu_backward", &[self, dy]) {
+            return gpu::elementwise::gelu_backward(self, dy, n);
+        }
         float_dispatch!(self.dtype(), "gelu_backward", T => {
             let (x, d) = (self.values::<T>(), dy.values::<T>());
             let mut out = crate::pool::for_overwrite(x.len());
