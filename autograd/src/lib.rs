@@ -31,14 +31,19 @@
 //! cuts one value from the graph. Every backward rule is checked against finite differences in
 //! f64 ([`gradcheck`]). Parameters live in a [`ParamStore`] under the names of the official CAE
 //! state dict.
+//!
+//! Mixed precision: inside [`bf16_matmuls`], products of f32 values on a GPU run in bf16 on tensor
+//! cores with f32 accumulation, while parameters and gradients stay f32.
 
 pub mod gradcheck;
 mod ops;
 mod params;
+mod precision;
 mod tape;
 mod var;
 
 pub use ops::{drop_path, dropout};
 pub use params::ParamStore;
+pub use precision::{bf16_matmuls, bf16_matmuls_enabled};
 pub use tape::{backward, clear_tape, is_recording, no_grad, tape_len, NodeId};
 pub use var::{Param, Var};

@@ -52,7 +52,8 @@ impl Encoder {
         let (d, b) = (w.dim(0), images.dim(0));
         let flat_w = w.reshape([d, w.value().numel() / d]); // [D, C·p·p]
         let x = images.patchify(self.patch_size).linear(&flat_w, Some(&self.patch_bias.var())); // [B, N, D]
-        let x = x.add(&Var::constant(self.pos.to_dtype(x.dtype()))); // [B, N, D]
+        let pos = self.pos.to_dtype(x.dtype()).to_device(x.value().device());
+        let x = x.add(&Var::constant(pos)); // [B, N, D]
         let x = match keep {
             Some(index) => x.take_rows(index), // [B, K, D]
             None => x,
@@ -249,7 +250,9 @@ impl Cae {
         let z = self.encoder.forward(x, Some(visible), drop); // [B, 1 + Nv, D]
         let z_visible = z.narrow(1, 1, nv); // cls dropped: [B, Nv, D]
         let pos = self.positions(x.dim(0), x.dtype()); // [B, N, D]
-        let (pos_v, pos_m) = (Var::constant(pos.take_rows(visible)), Var::constant(pos.take_rows(masked)));
+                                                       // Positions are made on the host and go where the images are.
+        let on_device = |t: Tensor| Var::constant(t.to_device(x.value().device()));
+        let (pos_v, pos_m) = (on_device(pos.take_rows(visible)), on_device(pos.take_rows(masked)));
         (self.regressor.forward(&z_visible, &pos_v, &pos_m), pos_m)
     }
 

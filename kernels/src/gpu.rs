@@ -101,7 +101,7 @@ impl Gpu {
     pub fn alloc<T: Pod>(&self, len: usize) -> Result<Buffer<T>> {
         let bytes = len * size_of::<T>();
         let ptr = self.backend.alloc(bytes.max(1))?;
-        Ok(Buffer { gpu: self.clone(), ptr, len, _t: PhantomData })
+        Ok(Buffer { gpu: self.clone(), ptr, len, owned: true, _t: PhantomData })
     }
 
     /// Allocates a buffer holding a copy of `data`.
@@ -130,7 +130,23 @@ pub struct Buffer<T: Pod> {
     gpu: Gpu,
     ptr: u64,
     len: usize,
+    /// False for the borrowed sub-range inside a [`Slice`], which must not free the allocation.
+    owned: bool,
     _t: PhantomData<T>,
+}
+
+/// Elements `start..start + len` of a [`Buffer`], borrowed: it can be handed to any launch wrapper
+/// that takes a `&Buffer` (a tensor view that starts inside its allocation), and it frees nothing.
+pub struct Slice<'a, T: Pod> {
+    buf: Buffer<T>,
+    _parent: PhantomData<&'a Buffer<T>>,
+}
+
+impl<T: Pod> std::ops::Deref for Slice<'_, T> {
+    type Target = Buffer<T>;
+    fn deref(&self) -> &Buffer<T> {
+        &self.buf
+    }
 }
 
 impl<T: Pod> Buffer<T> {
@@ -149,6 +165,16 @@ impl<T: Pod> Buffer<T> {
     /// True when the buffer holds no elements.
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+    /// Elements `start..start + len`, borrowed (no copy). Panics when the range leaves the buffer.
+    pub fn slice(&self, start: usize, len: usize) -> Slice<'_, T> {
+        assert!(
+            start.checked_add(len).is_some_and(|end| end <= self.len),
+            "slice {start}..{start}+{len} of a buffer of {} elements",
+            self.len
+        );
+        let ptr = self.ptr + (start * size_of::<T>()) as u64;
+        Slice { buf: Buffer { gpu: self.gpu.clone(), ptr, len, owned: false, _t: PhantomData }, _parent: PhantomData }
     }
     /// Overwrites the whole buffer from the host.
     pub fn write(&self, data: &[T]) -> Result<()> {
@@ -176,6 +202,8 @@ impl<T: Pod> Buffer<T> {
 impl<T: Pod> Drop for Buffer<T> {
     fn drop(&mut self) {
         // A failed free at drop time cannot be reported; the interpreter checks double frees itself.
-        let _ = self.gpu.backend.free(self.ptr);
+        if self.owned {
+            let _ = self.gpu.backend.free(self.ptr);
+        }
     }
 }

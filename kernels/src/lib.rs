@@ -18,6 +18,9 @@
 //! - [`layernorm`]: layernorm forward (saving mean and rstd) and backward (dx, dweight, dbias).
 //! - [`elementwise`]: GELU (erf form) forward and backward, broadcasting add and mul.
 //! - [`reduce`]: sums over rows or columns.
+//! - [`reduce_rows`]: sum, max, min, sum of squares, argmax, argmin of each row (a warp per row).
+//! - [`strided`]: strided views (permuted, narrowed, broadcast) and the strided copy into a contiguous buffer.
+//! - [`map`]: elementwise unary / binary / comparison maps over strided views with broadcasting.
 //! - [`cast`]: f32 <-> bf16, round to nearest even.
 //! - [`cross_entropy`]: fused cross-entropy loss and dlogits.
 //! - [`gather`]: take / put rows by an index list (masked patches).
@@ -40,11 +43,14 @@ pub mod gpu;
 pub mod interp;
 pub mod launch;
 pub mod layernorm;
+pub mod map;
 pub mod ptx;
 pub mod reduce;
+pub mod reduce_rows;
 pub mod softmax;
+pub mod strided;
 
 pub use backend::Backend;
 pub use error::{Error, Result};
-pub use gpu::{Buffer, Gpu, Pod};
+pub use gpu::{Buffer, Gpu, Pod, Slice};
 pub use launch::{Arg, Dim3, LaunchConfig};

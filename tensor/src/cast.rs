@@ -32,6 +32,9 @@ impl Tensor {
         if self.dtype() == to {
             return self.clone();
         }
+        if crate::gpu::on_gpu(self) {
+            return crate::gpu::copy::to_dtype(self, to);
+        }
         let shape = self.shape().clone();
         let storage = match (self.storage(), to) {
             (CpuStorage::F32(_), DType::BF16) => {

@@ -47,12 +47,14 @@ impl Tensor {
         Tensor::from_storage(storage, shape)
     }
 
+    /// Zeros of this tensor's shape and dtype, on its device.
     pub fn zeros_like(&self) -> Tensor {
-        Tensor::zeros(self.shape().clone(), self.dtype())
+        Tensor::zeros_on(self.shape().clone(), self.dtype(), self.device())
     }
 
+    /// Ones of this tensor's shape and dtype, on its device.
     pub fn ones_like(&self) -> Tensor {
-        Tensor::ones(self.shape().clone(), self.dtype())
+        Tensor::full_on(self.shape().clone(), 1.0, self.dtype(), self.device())
     }
 
     /// `start, start + step, …` up to but excluding `end`, as a 1-D tensor of `dtype`.

@@ -16,6 +16,8 @@
 //!   indexing, joins and patchify.
 //! - `random.rs` makes seeded random tensors that are the same on every machine.
 //! - `pool.rs` recycles large buffers between ops, so a training step does not page-fault.
+//! - [`gpu`] is the GPU device: `tensor.to_device(Device::Gpu(0))` puts a tensor in device memory, and
+//!   the ops above then run PTX kernels from the `kernels` crate (on CUDA, or on its PTX interpreter).
 //!
 //! ```
 //! use tensor::{DType, Tensor};
@@ -35,6 +37,7 @@ pub mod cpu;
 mod create;
 mod display;
 mod dtype;
+pub mod gpu;
 mod layout;
 mod ops;
 pub mod pool;

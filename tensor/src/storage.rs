@@ -1,12 +1,57 @@
-//! Where a tensor's elements live. Today the CPU; the CUDA device joins with the GPU backend.
+//! Where a tensor's elements live: host memory ([`CpuStorage`]) or a GPU ([`GpuStorage`], see
+//! `gpu/`). [`Storage`] is the one a tensor holds; CPU code reaches its `CpuStorage` through one branch.
+
+use std::fmt;
 
 use crate::dtype::DType;
+use crate::gpu::GpuStorage;
 use half::{bf16, f16};
 
 /// A device a tensor can live on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Device {
     Cpu,
+    /// GPU `ordinal`: the CUDA device of that number, or the PTX interpreter standing in for it (see
+    /// `tensor::gpu::select` for how the choice is made).
+    Gpu(usize),
+}
+
+impl fmt::Display for Device {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Device::Cpu => f.write_str("cpu"),
+            Device::Gpu(n) => write!(f, "gpu:{n}"),
+        }
+    }
+}
+
+/// The elements behind a tensor, on the host or on a GPU.
+pub(crate) enum Storage {
+    Cpu(CpuStorage),
+    Gpu(GpuStorage),
+}
+
+impl Storage {
+    pub fn dtype(&self) -> DType {
+        match self {
+            Storage::Cpu(s) => s.dtype(),
+            Storage::Gpu(s) => s.dtype(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.len(),
+            Storage::Gpu(s) => s.len(),
+        }
+    }
+
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(_) => Device::Cpu,
+            Storage::Gpu(s) => Device::Gpu(s.ordinal()),
+        }
+    }
 }
 
 /// A typed, owned buffer in host memory. Views share it through an `Arc`.

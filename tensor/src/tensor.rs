@@ -9,14 +9,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use crate::dtype::{DType, Element};
-use crate::storage::{CpuStorage, Device};
+use crate::storage::{CpuStorage, Device, Storage};
 use crate::strided::{gather_contiguous, view_values};
 use crate::{with_storage, Layout, Shape};
 
 /// An n-dimensional array.
 #[derive(Clone)]
 pub struct Tensor {
-    storage: Arc<CpuStorage>,
+    storage: Arc<Storage>,
     layout: Layout,
 }
 
@@ -31,11 +31,23 @@ impl Tensor {
             storage.len(),
             shape.numel()
         );
-        Tensor { storage: Arc::new(storage), layout: Layout::contiguous(shape) }
+        Tensor { storage: Arc::new(Storage::Cpu(storage)), layout: Layout::contiguous(shape) }
+    }
+
+    /// A tensor over a whole GPU buffer, in row-major order.
+    pub(crate) fn from_gpu_storage(storage: crate::gpu::GpuStorage, shape: impl Into<Shape>) -> Tensor {
+        let shape = shape.into();
+        assert_eq!(
+            storage.len(),
+            shape.numel(),
+            "a GPU buffer of {} elements cannot have shape {shape:?}",
+            storage.len()
+        );
+        Tensor { storage: Arc::new(Storage::Gpu(storage)), layout: Layout::contiguous(shape) }
     }
 
     /// A view of `storage` with a given layout (which must stay inside the buffer).
-    pub(crate) fn from_parts(storage: Arc<CpuStorage>, layout: Layout) -> Tensor {
+    pub(crate) fn from_parts(storage: Arc<Storage>, layout: Layout) -> Tensor {
         assert!(
             layout.storage_extent() <= storage.len(),
             "layout {layout:?} reaches past a buffer of {} elements",
@@ -74,8 +86,9 @@ impl Tensor {
         self.storage.dtype()
     }
 
+    /// Where the elements live (`to_device` moves them).
     pub fn device(&self) -> Device {
-        Device::Cpu
+        self.storage.device()
     }
 
     pub fn layout(&self) -> &Layout {
@@ -86,8 +99,20 @@ impl Tensor {
         self.layout.strides()
     }
 
+    /// The host buffer behind this tensor; panics for a tensor on a GPU (see [`Tensor::gpu_storage`]).
     pub fn storage(&self) -> &CpuStorage {
-        &self.storage
+        match &*self.storage {
+            Storage::Cpu(s) => s,
+            Storage::Gpu(_) => on_gpu_panic(self, "storage()"),
+        }
+    }
+
+    /// The device buffer behind this tensor, when it lives on a GPU.
+    pub fn gpu_storage(&self) -> Option<&crate::gpu::GpuStorage> {
+        match &*self.storage {
+            Storage::Cpu(_) => None,
+            Storage::Gpu(s) => Some(s),
+        }
     }
 
     /// True when both tensors are views of one buffer (no copy separates them).
@@ -104,13 +129,17 @@ impl Tensor {
         if self.is_contiguous() {
             return self.clone();
         }
-        let storage = with_storage!(&*self.storage, v => Element::into_storage(gather_contiguous(v, &self.layout)));
+        if self.gpu_storage().is_some() {
+            return crate::gpu::copy::contiguous(self);
+        }
+        let storage = with_storage!(self.storage(), v => Element::into_storage(gather_contiguous(v, &self.layout)));
         Tensor::from_storage(storage, self.shape().clone())
     }
 
     /// The typed buffer behind this tensor, panicking with both dtypes if `T` is not its dtype.
     pub(crate) fn buffer<T: Element>(&self) -> &[T] {
-        T::slice_of(&self.storage).unwrap_or_else(|| {
+        let Storage::Cpu(storage) = &*self.storage else { on_gpu_panic(self, "a CPU kernel") };
+        T::slice_of(storage).unwrap_or_else(|| {
             panic!("tensor holds {}, but {} was asked for (cast with to_dtype first)", self.dtype(), T::DTYPE)
         })
     }
@@ -121,20 +150,29 @@ impl Tensor {
     }
 
     /// The values as a slice when the tensor is contiguous and holds `T`.
+    /// (`None` on a GPU, like for a view that is not contiguous.)
     pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
-        let buf = T::slice_of(&self.storage)?;
+        let Storage::Cpu(storage) = &*self.storage else { return None };
+        let buf = T::slice_of(storage)?;
         let start = self.layout.offset();
         self.is_contiguous().then(|| &buf[start..start + self.numel()])
     }
 
-    /// The values in row-major order. Panics if the tensor does not hold `T`.
+    /// The values in row-major order. Panics if the tensor does not hold `T`. On a GPU this reads
+    /// the values back to the host (that is what it is for).
     pub fn to_vec<T: Element>(&self) -> Vec<T> {
+        if self.gpu_storage().is_some() {
+            return self.to_cpu().to_vec();
+        }
         self.values::<T>().into_owned()
     }
 
-    /// The values of any dtype, widened to f64 (for tests, printing and checks).
+    /// The values of any dtype, widened to f64 (for tests, printing and checks); read back from a GPU.
     pub fn to_vec_f64(&self) -> Vec<f64> {
-        with_storage!(&*self.storage, v => gather_contiguous(v, &self.layout).into_iter().map(|x| x.to_f64()).collect())
+        if self.gpu_storage().is_some() {
+            return self.to_cpu().to_vec_f64();
+        }
+        with_storage!(self.storage(), v => gather_contiguous(v, &self.layout).into_iter().map(|x| x.to_f64()).collect())
     }
 
     /// The single value of a one-element tensor, as f64.
@@ -147,4 +185,17 @@ impl Tensor {
     pub(crate) fn from_values<T: Element>(values: Vec<T>, shape: impl Into<Shape>) -> Tensor {
         Tensor::from_storage(T::into_storage(values), shape)
     }
+}
+
+/// The one message for a GPU tensor reaching host-only code: which op, which tensor, and what to do.
+#[cold]
+#[inline(never)]
+fn on_gpu_panic(t: &Tensor, what: &str) -> ! {
+    panic!(
+        "{what} was handed a {} {:?} tensor on {}: this op has no GPU implementation yet; \
+         move its operands with .to_cpu() (and back with .to_device()) to run it on the CPU",
+        t.dtype(),
+        t.shape(),
+        t.device()
+    )
 }

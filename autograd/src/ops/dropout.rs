@@ -11,7 +11,9 @@ pub fn dropout(x: &Var, p: f64, seed: u64) -> Var {
     if p == 0.0 {
         return x.clone();
     }
+    // Drawn on the host (the counter-based generator), then moved to x's device: the same mask anywhere.
     let keep = Tensor::rand_uniform(x.shape().clone(), 0.0, 1.0, x.dtype(), seed).compare_scalar(CmpOp::Ge, p);
+    let keep = keep.to_device(x.value().device());
     x.mul(&Var::constant(keep.to_dtype(x.dtype()).mul_scalar(1.0 / (1.0 - p))))
 }
 
@@ -25,5 +27,6 @@ pub fn drop_path(x: &Var, p: f64, seed: u64) -> Var {
     let mut shape = vec![1; x.rank()];
     shape[0] = x.dim(0);
     let keep = Tensor::rand_uniform(shape, 0.0, 1.0, x.dtype(), seed).compare_scalar(CmpOp::Ge, p);
+    let keep = keep.to_device(x.value().device());
     x.mul(&Var::constant(keep.to_dtype(x.dtype()).mul_scalar(1.0 / (1.0 - p))))
 }

@@ -20,7 +20,7 @@ impl Var {
         let (a, shape, index) = (x.shape().axis(axis), x.dims().to_vec(), index.clone());
         record(x.index_select(axis, &index), &[self], move |g| {
             let full = expand_index(&index, a, g.dims());
-            vec![Some(Tensor::zeros(shape.clone(), g.dtype()).scatter_add(a as isize, &full, g))]
+            vec![Some(Tensor::zeros_on(shape.clone(), g.dtype(), g.device()).scatter_add(a as isize, &full, g))]
         })
     }
 
@@ -28,7 +28,7 @@ impl Var {
     pub fn gather(&self, axis: isize, index: &Tensor) -> Var {
         let (shape, index) = (self.dims().to_vec(), index.clone());
         record(self.value().gather(axis, &index), &[self], move |g| {
-            vec![Some(Tensor::zeros(shape.clone(), g.dtype()).scatter_add(axis, &index, g))]
+            vec![Some(Tensor::zeros_on(shape.clone(), g.dtype(), g.device()).scatter_add(axis, &index, g))]
         })
     }
 
@@ -44,7 +44,7 @@ impl Var {
     pub fn take_rows(&self, index: &Tensor) -> Var {
         let (shape, index) = (self.dims().to_vec(), index.clone());
         record(self.value().take_rows(&index), &[self], move |g| {
-            vec![Some(Tensor::zeros(shape.clone(), g.dtype()).put_rows(&index, g, true))]
+            vec![Some(Tensor::zeros_on(shape.clone(), g.dtype(), g.device()).put_rows(&index, g, true))]
         })
     }
 

@@ -22,7 +22,7 @@ impl Var {
         let picked = targets.reshape([n, 1]);
         let loss = logp.gather(1, &picked).mean_all().neg();
         record(loss, &[self], move |g| {
-            let minus_one = Tensor::full([n, 1], -1.0, logp.dtype());
+            let minus_one = Tensor::full_on([n, 1], -1.0, logp.dtype(), logp.device());
             let dx = logp.exp().scatter_add(1, &picked, &minus_one);
             vec![Some(dx.mul(&g.div_scalar(n as f64)))]
         })

@@ -1,9 +1,18 @@
 //! Matrix products. For `c = a·b`: `da = g·bᵀ`, `db = aᵀ·g`, each summed over broadcast batch dims.
 
-use tensor::Tensor;
+use tensor::{DType, Device, Tensor};
 
 use crate::tape::record;
 use crate::Var;
+
+/// `g` cast to `dtype` when it differs (the f32 gradient of a bf16 product).
+fn in_dtype(g: &Tensor, dtype: DType) -> Tensor {
+    if g.dtype() == dtype {
+        g.clone()
+    } else {
+        g.to_dtype(dtype)
+    }
+}
 
 /// `x` with its batch dims folded into the rows: [..., m, k] → [(...)·m, k].
 fn fold_rows(x: &Tensor) -> Tensor {
@@ -14,12 +23,18 @@ fn fold_rows(x: &Tensor) -> Tensor {
 impl Var {
     /// [..., m, k] · [..., k, n] → [..., m, n], batch dims broadcast.
     pub fn matmul(&self, other: &Var) -> Var {
+        let f32_on_gpu = |v: &Var| v.dtype() == DType::F32 && v.value().device() != Device::Cpu;
+        if crate::bf16_matmuls_enabled() && f32_on_gpu(self) && f32_on_gpu(other) {
+            return self.to_dtype(DType::BF16).matmul(&other.to_dtype(DType::BF16));
+        }
         let (a, b) = (self.value(), other.value());
         let y = a.matmul(b);
         // da = g·bᵀ needs b; db = aᵀ·g needs a. Keep only what a tracked input's rule reads.
-        let (sa, sb) = (a.shape().clone(), b.shape().clone());
+        let (sa, sb, a_dtype) = (a.shape().clone(), b.shape().clone(), a.dtype());
         let (keep_b, keep_a) = (self.is_tracked().then(|| b.clone()), other.is_tracked().then(|| a.clone()));
         record(y, &[self, other], move |g| {
+            // A bf16 product (mixed precision) gives f32; its gradient products take bf16 again.
+            let g = &in_dtype(g, a_dtype);
             let da = keep_b.map(|b| g.matmul(&b.t()).sum_to(&sa));
             let db = keep_a.map(|a| {
                 if sb.rank() == 2 && a.rank() > 2 {

@@ -53,7 +53,7 @@ impl Var {
             let zeros = |n: usize| {
                 let mut d = shape.clone();
                 d[a] = n;
-                Tensor::zeros(d, dtype)
+                Tensor::zeros_on(d, dtype, g.device())
             };
             let parts = [zeros(start), g.clone(), zeros(size - start - len)];
             vec![Some(Tensor::concat(&parts, a as isize))]
@@ -66,12 +66,12 @@ impl Var {
         let a = self.value().shape().axis(axis) as isize;
         let pieces = self.value().split(sizes, a);
         let shapes: Vec<Vec<usize>> = pieces.iter().map(|p| p.dims().to_vec()).collect();
-        let dtype = self.dtype();
+        let (dtype, device) = (self.dtype(), self.value().device());
         record_multi(pieces, &[self], move |grads| {
             let parts: Vec<Tensor> = grads
                 .iter()
                 .zip(&shapes)
-                .map(|(g, shape)| g.clone().unwrap_or_else(|| Tensor::zeros(shape.clone(), dtype)))
+                .map(|(g, shape)| g.clone().unwrap_or_else(|| Tensor::zeros_on(shape.clone(), dtype, device)))
                 .collect();
             vec![Some(Tensor::concat(&parts, a))]
         })

@@ -54,7 +54,7 @@ fn attention(h: &Var, p: &impl Fn(&str) -> Var, heads: usize) -> Var {
     let dh = d / heads;
     assert_eq!(dh * heads, d, "width {d} does not split into {heads} heads");
     // The k bias is a constant zero, so no gradient is computed for it.
-    let zero_k = Var::constant(Tensor::zeros([d], h.dtype()));
+    let zero_k = Var::constant(Tensor::zeros_on([d], h.dtype(), h.value().device()));
     let bias = Var::concat(&[p("attn.q_bias"), zero_k, p("attn.v_bias")], 0); // [3D]
     let qkv = h.linear(&p("attn.qkv.weight"), Some(&bias)); // [B, N, 3D]
     let qkv = qkv.reshape([b, n, 3, heads, dh]).permute(&[2, 0, 3, 1, 4]); // [3, B, H, N, Dh]

@@ -46,7 +46,7 @@ impl Attention {
     /// x [B, N, D] → [B, N, D].
     pub fn forward(&self, x: &Var) -> Var {
         let (b, n, d) = (x.dim(0), x.dim(1), x.dim(2));
-        let k_bias = Var::constant(Tensor::zeros([d], x.dtype()));
+        let k_bias = Var::constant(Tensor::zeros_on([d], x.dtype(), x.value().device()));
         let bias = Var::concat(&[self.q_bias.var(), k_bias, self.v_bias.var()], 0); // [3D]
         let qkv = x.linear(&self.qkv.weight.var(), Some(&bias)); // [B, N, 3D]
         let qkv = qkv.reshape([b, n, 3, self.heads, d / self.heads]).permute(&[2, 0, 3, 1, 4]); // [3, B, H, N, Dh]

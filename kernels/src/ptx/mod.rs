@@ -11,6 +11,9 @@ pub mod attention_backward;
 pub mod gemm_mma;
 pub mod gemm_regblock;
 pub mod gemm_tiled;
+pub mod map;
+pub mod reduce_rows;
+pub mod strided;
 
 /// The first lines of every module: PTX ISA 8.0 (CUDA 12.0+), Ampere or newer, 64-bit addresses.
 pub const HEADER: &str = ".version 8.0\n.target sm_80\n.address_size 64\n";
@@ -38,6 +41,9 @@ pub fn all() -> Vec<Module> {
     out.extend(crate::gather::modules());
     out.extend(crate::adamw::modules());
     out.extend(crate::attention::modules());
+    out.extend(crate::strided::modules());
+    out.extend(crate::map::modules());
+    out.extend(crate::reduce_rows::modules());
     out
 }
 

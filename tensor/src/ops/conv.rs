@@ -105,6 +105,9 @@ impl Tensor {
         assert_eq!(c, wc, "conv2d: the input has {c} channels, the weight expects {wc}");
         assert!(stride > 0, "conv2d stride must be positive");
         assert_eq!(self.dtype(), weight.dtype(), "conv2d of {} input with {} weight", self.dtype(), weight.dtype());
+        if crate::gpu::placement(&"conv2d", &[self, weight]).is_some() {
+            crate::gpu::unsupported("conv2d", self);
+        }
         let y = match self.dtype() {
             DType::F32 => conv2d_impl::<f32>(self, weight, stride, padding, |a, b, c, p| sgemm(1.0, a, b, 0.0, c, p)),
             DType::F64 => conv2d_impl::<f64>(self, weight, stride, padding, |a, b, c, p| dgemm(1.0, a, b, 0.0, c, p)),
@@ -124,6 +127,9 @@ impl Tensor {
     pub fn max_pool2d(&self, k: usize, stride: usize) -> Tensor {
         assert_eq!(self.rank(), 4, "max_pool2d takes [B, C, H, W], got {:?}", self.shape());
         assert!(k > 0 && stride > 0, "max_pool2d needs a positive window and stride");
+        if crate::gpu::on_gpu(self) {
+            crate::gpu::unsupported("max_pool2d", self);
+        }
         float_dispatch!(self.dtype(), "max_pool2d", T => max_pool_impl::<T>(self, k, stride))
     }
 }

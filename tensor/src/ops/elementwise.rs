@@ -16,6 +16,7 @@ use crate::cpu::mathfn::FloatMath;
 use crate::cpu::unary::{self, UnaryOp};
 use crate::cpu::Float;
 use crate::dtype::Element;
+use crate::gpu;
 use crate::strided::Walk;
 use crate::{Layout, Shape, Tensor};
 
@@ -114,6 +115,9 @@ fn with_scalar<T: FloatMath + Element>(x: &Tensor, op: BinaryOp, s: f64, scalar_
 impl Tensor {
     /// Apply an elementwise function (f32 and f64 tensors).
     pub fn unary(&self, op: UnaryOp) -> Tensor {
+        if gpu::on_gpu(self) {
+            return gpu::elementwise::unary(self, op);
+        }
         float_dispatch!(self.dtype(), format!("{op:?}"), T => map_unary::<T>(self, op))
     }
 
@@ -150,6 +154,9 @@ impl Tensor {
             dy.dtype(),
             dy.shape()
         );
+        if let Some(n) = gpu::placement(&"gelu_backward", &[self, dy]) {
+            return gpu::elementwise::gelu_backward(self, dy, n);
+        }
         float_dispatch!(self.dtype(), "gelu_backward", T => {
             let (x, d) = (self.values::<T>(), dy.values::<T>());
             let mut out = crate::pool::for_overwrite(x.len());
@@ -185,12 +192,18 @@ impl Tensor {
             self.dtype(),
             other.dtype()
         );
+        if let Some(n) = gpu::placement(&op, &[self, other]) {
+            return gpu::elementwise::binary(self, other, op, n);
+        }
         float_dispatch!(self.dtype(), format!("{op:?}"), T =>
             broadcast_rows::<T, T>(self, other, |a, b, out| binary::binary(op, a, b, out)))
     }
 
     /// `self` op `s` elementwise, or `s` op `self` when `scalar_first`.
     pub fn binary_scalar(&self, op: BinaryOp, s: f64, scalar_first: bool) -> Tensor {
+        if gpu::on_gpu(self) {
+            return gpu::elementwise::binary_scalar(self, op, s, scalar_first);
+        }
         float_dispatch!(self.dtype(), format!("{op:?}"), T => with_scalar::<T>(self, op, s, scalar_first))
     }
 
@@ -238,12 +251,18 @@ impl Tensor {
             self.dtype(),
             other.dtype()
         );
+        if let Some(n) = gpu::placement(&op, &[self, other]) {
+            return gpu::elementwise::compare(self, other, op, n);
+        }
         float_dispatch!(self.dtype(), format!("{op:?}"), T =>
             broadcast_rows::<T, u8>(self, other, |a, b, out| binary::compare(op, a, b, out)))
     }
 
     /// Elementwise comparison with a scalar (`self` op `s`), as a u8 mask.
     pub fn compare_scalar(&self, op: CmpOp, s: f64) -> Tensor {
+        if gpu::on_gpu(self) {
+            return gpu::elementwise::compare_scalar(self, op, s);
+        }
         float_dispatch!(self.dtype(), format!("{op:?}"), T => {
             let src = self.values::<T>();
             let mut out = vec![0u8; src.len()];

@@ -9,6 +9,7 @@ use rayon::prelude::*;
 use super::{element_dispatch, float_dispatch};
 use crate::cpu::Float;
 use crate::dtype::Element;
+use crate::gpu;
 use crate::{DType, Shape, Tensor};
 
 /// Split `dims` around `axis` into (outer, size, inner) element counts.
@@ -106,6 +107,9 @@ impl Tensor {
     pub fn index_select(&self, axis: isize, index: &Tensor) -> Tensor {
         let axis = self.shape().axis(axis);
         assert_eq!(index.rank(), 1, "index_select takes a 1-D index, got shape {:?}", index.shape());
+        if gpu::on_gpu(self) {
+            return gpu::index::index_select(self, axis, index, self.gpu_storage().unwrap().ordinal());
+        }
         let idx = indices_of(index, "index_select");
         element_dispatch!(self.dtype(), T => select::<T>(self, axis, &idx))
     }
@@ -115,6 +119,9 @@ impl Tensor {
     pub fn gather(&self, axis: isize, index: &Tensor) -> Tensor {
         let axis = self.shape().axis(axis);
         check_same_except(self.shape(), index.shape(), axis, "gather");
+        if gpu::on_gpu(self) {
+            return gpu::index::gather(self, axis, index, self.gpu_storage().unwrap().ordinal());
+        }
         let idx = indices_of(index, "gather");
         element_dispatch!(self.dtype(), T => gather_impl::<T>(self, axis, index, &idx))
     }
@@ -131,6 +138,9 @@ impl Tensor {
             src.shape()
         );
         check_same_except(self.shape(), index.shape(), axis, "scatter_add");
+        if let Some(n) = gpu::placement(&"scatter_add", &[self, src]) {
+            return gpu::index::scatter_add(self, axis, index, src, n);
+        }
         let idx = indices_of(index, "scatter_add");
         float_dispatch!(self.dtype(), "scatter_add", T => scatter_add_impl::<T>(self, axis, &idx, src))
     }
@@ -165,6 +175,9 @@ impl Tensor {
     /// Rows `index[b, j]` of each batch entry: [B, N, ...] with i64 index [B, K] → [B, K, ...].
     pub fn take_rows(&self, index: &Tensor) -> Tensor {
         let k = check_row_index(self, index, "take_rows");
+        if gpu::on_gpu(self) {
+            return gpu::index::take_rows(self, index, k, self.gpu_storage().unwrap().ordinal());
+        }
         let idx = indices_of(index, "take_rows");
         element_dispatch!(self.dtype(), T => take_rows_impl::<T>(self, &idx, k))
     }
@@ -177,6 +190,9 @@ impl Tensor {
         want[1] = k;
         assert_eq!(rows.dims(), &want[..], "put_rows: rows have shape {:?}, expected {want:?}", rows.shape());
         assert_eq!(rows.dtype(), self.dtype(), "put_rows: rows are {}, target is {}", rows.dtype(), self.dtype());
+        if let Some(n) = gpu::placement(&"put_rows", &[self, rows]) {
+            return gpu::index::put_rows(self, index, rows, accumulate, k, n);
+        }
         let idx = indices_of(index, "put_rows");
         if accumulate {
             float_dispatch!(self.dtype(), "put_rows(accumulate)", T => put_rows_impl::<T>(self, &idx, k, rows, Some(|a, b| a + b)))

@@ -3,6 +3,7 @@
 
 use super::element_dispatch;
 use crate::dtype::Element;
+use crate::gpu;
 use crate::Tensor;
 
 fn concat_impl<T: Element>(parts: &[Tensor], axis: usize, dims: Vec<usize>) -> Tensor {
@@ -31,6 +32,11 @@ impl Tensor {
             assert!(same, "concat along {a}: shape {:?} does not match {:?}", p.shape(), first.shape());
             assert_eq!(p.dtype(), first.dtype(), "concat of {} and {} tensors", first.dtype(), p.dtype());
             dims[a] += p.dims()[a];
+        }
+        if parts.iter().any(gpu::on_gpu) {
+            let all: Vec<&Tensor> = parts.iter().collect();
+            let n = gpu::placement(&"concat", &all).expect("a part is on a GPU");
+            return gpu::join::concat(parts, a, dims, n);
         }
         element_dispatch!(first.dtype(), T => concat_impl::<T>(parts, a, dims))
     }

@@ -7,6 +7,7 @@ use rayon::prelude::*;
 
 use crate::cpu::gemm::{dgemm, sgemm, MatMut, MatRef, Parallelism};
 use crate::dtype::Element;
+use crate::gpu;
 use crate::strided::Walk;
 use crate::{DType, Layout, Shape, Tensor};
 
@@ -89,6 +90,9 @@ impl Tensor {
             self.dtype(),
             other.dtype()
         );
+        if let Some(n) = gpu::placement(&"matmul", &[self, other]) {
+            return gpu::matmul::matmul(self, other, n);
+        }
         match self.dtype() {
             DType::F32 => batched::<f32>(self, other, |a, b, c, p| sgemm(1.0, a, b, 0.0, c, p)),
             DType::F64 => batched::<f64>(self, other, |a, b, c, p| dgemm(1.0, a, b, 0.0, c, p)),

@@ -8,6 +8,7 @@ use crate::cpu::layernorm;
 use crate::cpu::mathfn::FloatMath;
 use crate::cpu::softmax;
 use crate::dtype::Element;
+use crate::gpu;
 use crate::Tensor;
 
 type RowKernel<T> = fn(&[T], usize, &mut [T]);
@@ -125,22 +126,34 @@ fn layer_norm_backward_impl<T: FloatMath + Element>(
 impl Tensor {
     /// exp(x − max) / Σ exp(x − max) along `axis`.
     pub fn softmax(&self, axis: isize) -> Tensor {
+        if gpu::on_gpu(self) {
+            return gpu::normalize::softmax(self, axis);
+        }
         float_dispatch!(self.dtype(), "softmax", T => along_axis::<T>(self, axis, softmax::softmax_rows::<T>))
     }
 
     /// x − max − ln Σ exp(x − max) along `axis`.
     pub fn log_softmax(&self, axis: isize) -> Tensor {
+        if gpu::on_gpu(self) {
+            return gpu::normalize::log_softmax(self, axis);
+        }
         float_dispatch!(self.dtype(), "log_softmax", T => along_axis::<T>(self, axis, softmax::log_softmax_rows::<T>))
     }
 
     /// Gradient of `softmax(axis)` given its output `y` and the gradient `dy` of that output.
     pub fn softmax_backward(y: &Tensor, dy: &Tensor, axis: isize) -> Tensor {
+        if gpu::placement(&"softmax_backward", &[y, dy]).is_some() {
+            return gpu::normalize::softmax_backward(y, dy, axis);
+        }
         float_dispatch!(y.dtype(), "softmax_backward", T =>
             along_axis2::<T>(y, dy, axis, softmax::softmax_backward_rows::<T>))
     }
 
     /// Gradient of `log_softmax(axis)` given its output `y` and the gradient `dy` of that output.
     pub fn log_softmax_backward(y: &Tensor, dy: &Tensor, axis: isize) -> Tensor {
+        if gpu::placement(&"log_softmax_backward", &[y, dy]).is_some() {
+            return gpu::normalize::log_softmax_backward(y, dy, axis);
+        }
         float_dispatch!(y.dtype(), "log_softmax_backward", T =>
             along_axis2::<T>(y, dy, axis, softmax::log_softmax_backward_rows::<T>))
     }
@@ -159,6 +172,11 @@ impl Tensor {
                 assert_eq!(p.dims(), &[d], "layer_norm {name} has shape {:?}, expected [{d}]", p.shape());
                 assert_eq!(p.dtype(), self.dtype(), "layer_norm {name} is {}, input is {}", p.dtype(), self.dtype());
             }
+        }
+        if gpu::on_gpu(self) || weight.is_some_and(gpu::on_gpu) || bias.is_some_and(gpu::on_gpu) {
+            let operands: Vec<&Tensor> = std::iter::once(self).chain(weight).chain(bias).collect();
+            gpu::placement(&"layer_norm", &operands);
+            return gpu::normalize::layer_norm(self, weight, bias, eps);
         }
         float_dispatch!(self.dtype(), "layer_norm", T => layer_norm_impl::<T>(self, weight, bias, eps))
     }
@@ -181,6 +199,11 @@ impl Tensor {
             x.shape(),
             dy.shape()
         );
+        if gpu::on_gpu(x) || gpu::on_gpu(dy) {
+            let operands: Vec<&Tensor> = [x, dy, mean, rstd].into_iter().chain(weight).collect();
+            gpu::placement(&"layer_norm_backward", &operands);
+            return gpu::normalize::layer_norm_backward(x, dy, weight, (mean, rstd), (want_dweight, want_dbias));
+        }
         float_dispatch!(x.dtype(), "layer_norm_backward", T =>
             layer_norm_backward_impl::<T>(x, dy, weight, (mean, rstd), (want_dweight, want_dbias)))
     }

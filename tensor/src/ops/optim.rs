@@ -3,7 +3,7 @@
 use crate::cpu::adamw::{adamw, AdamWInputs, AdamWOutputs, AdamWScalars};
 use crate::dtype::Element;
 use crate::ops::float_dispatch;
-use crate::Tensor;
+use crate::{gpu, Tensor};
 
 /// The hyper-parameters of one AdamW step (t counts from 1).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -45,6 +45,9 @@ impl Tensor {
                 self.dtype(),
                 self.shape()
             );
+        }
+        if gpu::placement(&"adamw_update", &[self, grad, m, v]).is_some() {
+            return gpu::optim::adamw_update(self, grad, m, v, step);
         }
         let [w, m, v] = float_dispatch!(self.dtype(), "adamw_update", T => fused::<T>(step, self, grad, m, v));
         (w, m, v)

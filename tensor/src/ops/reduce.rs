@@ -8,6 +8,7 @@
 use super::float_dispatch;
 use crate::cpu::reduce::{self, ReduceOp};
 use crate::dtype::Element;
+use crate::gpu;
 use crate::{Shape, Tensor};
 
 /// The kernel's view of a reduction: a contiguous source seen as [outer, len, inner].
@@ -63,6 +64,9 @@ fn run<T: Element>(p: &Plan, kernel: impl FnOnce(&[T], &mut [T])) -> Tensor {
 impl Tensor {
     /// Reduce over `axes` (empty slice: all axes) with `op`.
     pub fn reduce(&self, op: ReduceOp, axes: &[isize], keepdim: bool) -> Tensor {
+        if gpu::on_gpu(self) {
+            return gpu::reduce::reduce(self, op, axes, keepdim);
+        }
         let p = plan(self, axes, keepdim);
         float_dispatch!(self.dtype(), format!("{op:?}"), T =>
             run::<T>(&p, |x, out| reduce::reduce(op, x, p.outer, p.len, p.inner, out)))
@@ -98,6 +102,9 @@ impl Tensor {
 
     /// Variance over `axes` with Bessel's `correction` (0: population, 1: sample).
     pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Tensor {
+        if gpu::on_gpu(self) {
+            return gpu::reduce::var(self, axes, correction, keepdim);
+        }
         let p = plan(self, axes, keepdim);
         assert!(p.len > correction, "var over {} elements with correction {correction} is undefined", p.len);
         float_dispatch!(self.dtype(), "var", T =>
@@ -120,6 +127,9 @@ impl Tensor {
     }
 
     fn arg_extreme(&self, axis: isize, keepdim: bool, largest: bool) -> Tensor {
+        if gpu::on_gpu(self) {
+            return gpu::reduce::arg_extreme(self, axis, keepdim, largest);
+        }
         let p = plan(self, &[axis], keepdim);
         let mut out = vec![0i64; p.outer * p.inner];
         float_dispatch!(self.dtype(), "argmax/argmin", T => {
