@@ -2,7 +2,7 @@
 //! (weights, and the cls and mask tokens), none on biases, norms and layer-scale γ.
 
 use autograd::ParamStore;
-use tensor::{AdamWStep, Tensor};
+use tensor::{AdamWStep, Device, Tensor};
 
 /// Hyper-parameters of AdamW (the spec's defaults: β = (0.9, 0.999), ε = 1e-8, decay 0.05).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -61,6 +61,13 @@ impl AdamW {
             p.set_value(w);
         }
         store.zero_grad();
+    }
+
+    /// Moves the moments to `device` (after a restore from a checkpoint, which loads them on the host).
+    pub fn to_device(&mut self, device: Device) {
+        for (m, v) in &mut self.moments {
+            (*m, *v) = (m.to_device(device), v.to_device(device));
+        }
     }
 
     /// The moments as a store named `m.<param>` and `v.<param>`, for checkpoints.

@@ -117,6 +117,26 @@ fn bad_input_fails_with_a_message_naming_it() {
 }
 
 #[test]
+fn a_gpu_run_without_cuda_is_refused_not_sent_to_the_interpreter() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = prepare(dir.path());
+    let config = dir.path().join("run.toml");
+    std::fs::write(&config, config_text(&data, &dir.path().join("run"))).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_cae"))
+        .args(["pretrain", "--config", config.to_str().unwrap(), "--quiet", "--set", "train.device=\"gpu\""])
+        .args(["--set", "train.max_steps=1"])
+        .env_remove("CAE_GPU")
+        .output()
+        .unwrap();
+    if text(&out).contains("runs on PTX interpreter") {
+        assert!(!out.status.success(), "ran on the interpreter without being asked to: {}", text(&out));
+        assert!(text(&out).contains("CAE_GPU=interp"), "the message says how to proceed: {}", text(&out));
+    } else {
+        eprintln!("a CUDA GPU is present: the run went to it ({})", text(&out));
+    }
+}
+
+#[test]
 fn probing_unlabelled_images_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let data = prepare(dir.path());

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
+use tensor::Device;
 
 use crate::config::{CaeConfig, Target};
 
@@ -134,6 +135,13 @@ pub struct TrainSection {
     /// Optimiser steps between redraws of the loss-curve picture.
     #[serde(default = "default_plot_every")]
     pub plot_every: u64,
+    /// Where the model trains: "cpu", or "gpu" / "gpu:N" (the CUDA device, with the `cuda` feature).
+    #[serde(default = "default_device")]
+    pub device: String,
+    /// "f32", or "bf16": matrix products from bf16 operands on the GPU's tensor cores, with f32
+    /// master weights, gradients and everything else (GPU only).
+    #[serde(default = "default_precision")]
+    pub precision: String,
 }
 
 fn default_checkpoint_every() -> u64 {
@@ -144,6 +152,28 @@ fn default_keep_last() -> usize {
 }
 fn default_plot_every() -> u64 {
     50
+}
+fn default_device() -> String {
+    "cpu".into()
+}
+fn default_precision() -> String {
+    "f32".into()
+}
+
+impl TrainSection {
+    /// The device named by `train.device`.
+    pub fn device(&self) -> anyhow::Result<Device> {
+        let d = self.device.as_str();
+        let gpu = |n: &str| n.parse().map(Device::Gpu).ok();
+        match d {
+            "cpu" => Ok(Device::Cpu),
+            "gpu" => Ok(Device::Gpu(0)),
+            _ => d
+                .strip_prefix("gpu:")
+                .and_then(gpu)
+                .with_context(|| format!("train.device must be \"cpu\", \"gpu\" or \"gpu:N\", not {d:?}")),
+        }
+    }
 }
 
 impl RunConfig {
@@ -192,6 +222,13 @@ impl RunConfig {
         }
         if t.checkpoint_every == 0 || t.keep_last == 0 || t.plot_every == 0 {
             bail!("train.checkpoint_every, keep_last and plot_every must be at least 1");
+        }
+        let device = t.device()?;
+        match t.precision.as_str() {
+            "f32" => {}
+            "bf16" if device != Device::Cpu => {}
+            "bf16" => bail!("train.precision = \"bf16\" needs train.device = \"gpu\" (the CPU computes in f32)"),
+            other => bail!("train.precision must be \"f32\" or \"bf16\", not {other:?}"),
         }
         if !matches!(self.model.mask.as_str(), "block" | "random") {
             bail!("model.mask must be \"block\" or \"random\", not {:?}", self.model.mask);

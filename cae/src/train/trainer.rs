@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use data::augment::{IMAGENET_MEAN, IMAGENET_STD};
 use data::rng::SplitMix64;
 use data::{Batch, Dataset, Loader, LoaderConfig, Transform};
-use tensor::Tensor;
+use tensor::{Device, Tensor};
 
 use super::config::RunConfig;
 use super::log::{Log, LogEntry};
@@ -100,6 +100,22 @@ pub fn pretrain(cfg: &RunConfig, opts: &PretrainOptions) -> anyhow::Result<Summa
     let end = if cfg.train.max_steps > 0 { total.min(cfg.train.max_steps) } else { total };
 
     let mut run = start_or_resume(cfg, &model_cfg, &out, opts.resume)?;
+    let device = cfg.train.device()?;
+    if let Device::Gpu(n) = device {
+        if let (true, false) = tensor::gpu::interpreter_status(n) {
+            bail!(
+                "train.device = {device}, but no CUDA GPU can be opened, and the PTX interpreter that would stand in \
+                 is thousands of times slower than a GPU. Build with `cargo build --release -p cae --features cuda` \
+                 on a machine with a CUDA driver, or set CAE_GPU=interp to run on the interpreter anyway (tiny models, tests)"
+            );
+        }
+        // Checkpoints load on the host; everything the step keeps moves to the device once.
+        for (_, p) in run.model.params.iter() {
+            p.set_value(p.value().to_device(device));
+        }
+        run.opt.to_device(device);
+    }
+    let bf16 = cfg.train.precision == "bf16";
     std::fs::write(out.join("config.toml"), cfg.to_toml()).context("cannot write config.toml")?;
     let mut log = Log::open(&out, run.state.step)?;
     let bar = progress_bar(end, run.state.step, opts.progress);
@@ -122,11 +138,17 @@ pub fn pretrain(cfg: &RunConfig, opts: &PretrainOptions) -> anyhow::Result<Summa
             let seed = |stream| SplitMix64::from_parts(&[cfg.train.seed, stream, run.state.micro_step]).next_u64();
             let mask = batch_masks(&spec, batch.len(), seed(MASK_STREAM), blockwise);
             let drop = (model_cfg.drop_path > 0.0).then(|| seed(DROP_STREAM));
-            let losses = forward(&run, &batch, &mask, drop)?;
+            let step = || -> anyhow::Result<crate::CaeLosses> {
+                let losses = forward(&run, &batch, &mask, drop, device)?;
+                if losses.main.is_finite() && losses.align.is_finite() {
+                    losses.loss.backward();
+                }
+                Ok(losses)
+            };
+            let losses = if bf16 { autograd::bf16_matmuls(step)? } else { step()? };
             if !(losses.main.is_finite() && losses.align.is_finite()) {
                 bail!(non_finite(&run, "loss", losses.main + model_cfg.align_weight * losses.align));
             }
-            losses.loss.backward();
             main += losses.main / accum as f64;
             align += losses.align / accum as f64;
             images += batch.len() as u64;
@@ -278,12 +300,19 @@ fn start_or_resume(cfg: &RunConfig, model_cfg: &CaeConfig, out: &Path, resume: b
     Ok(Run { model, opt, state, tokenizer, last_checkpoint })
 }
 
-fn forward(run: &Run, batch: &Batch, mask: &Tensor, drop: Option<u64>) -> anyhow::Result<crate::CaeLosses> {
-    let images = batch_images(batch, run.model.config.in_chans); // [B, C, S, S]
+fn forward(
+    run: &Run,
+    batch: &Batch,
+    mask: &Tensor,
+    drop: Option<u64>,
+    device: Device,
+) -> anyhow::Result<crate::CaeLosses> {
+    let images = batch_images(batch, run.model.config.in_chans).to_device(device); // [B, C, S, S]
     let tokens;
     let target = match &run.tokenizer {
         Some(dvae) => {
             let second = batch.second.as_ref().context("the loader gave no second view for the tokenizer")?;
+            // The dVAE runs on the host (conv2d has no GPU kernel); its tokens are index data.
             tokens = dvae.tokens(&unit_range(second, batch.len(), batch.second_size)); // [B, N]
             TargetValues::Tokens(&tokens)
         }

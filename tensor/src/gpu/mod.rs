@@ -27,7 +27,7 @@ pub(crate) mod reduce;
 mod runtime;
 mod storage;
 
-pub use runtime::{runtime, select, GpuBackend};
+pub use runtime::{interpreter_status, runtime, select, GpuBackend};
 pub use storage::{GpuBuffer, GpuStorage};
 
 use crate::{Device, Tensor};
