@@ -54,6 +54,8 @@ fn tensors_move_to_the_gpu_and_back_in_every_dtype() {
     assert_eq!(Tensor::zeros_on([2, 3], DType::F32, dev).to_vec::<f32>(), vec![0.0; 6]);
     assert_eq!(Tensor::full_on([4], 2.5, DType::F32, dev).to_vec::<f32>(), vec![2.5; 4]);
     assert_eq!(f.to_device(dev).ones_like().device(), dev, "ones_like stays on the device");
+    let shown = format!("{}", Tensor::from_vec(vec![1.5f32, -2.0], [2]).to_device(dev));
+    assert!(shown.starts_with("Tensor[2] f32 on gpu:0") && shown.contains("1.5"), "{shown}");
 }
 
 /// A view op under test.
