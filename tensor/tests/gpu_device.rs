@@ -206,6 +206,23 @@ fn reductions_match_the_cpu_over_any_axes() {
         assert_close("argmax", &gt.argmax(axis, keepdim), &t.argmax(axis, keepdim), 0.0, 0.0);
         assert_close("argmin", &gt.argmin(axis, keepdim), &t.argmin(axis, keepdim), 0.0, 0.0);
     }
+    // Long rows take two passes (chunks, then rows): 12288 = 3 chunks of 4096, and a prime
+    // length that stays in one pass.
+    for dims in [[2, 12288], [1, 8209]] {
+        let long = randn(&dims, 11);
+        let gl = long.to_device(dev);
+        for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min, ReduceOp::SumSquares] {
+            // Sums of ~1e4 N(0, 1) values in f32, in other orders: ~1e-4 apart, relative to ~1e2.
+            assert_close(
+                &format!("{op:?} of {dims:?}"),
+                &gl.reduce(op, &[-1], false),
+                &long.reduce(op, &[-1], false),
+                1e-3,
+                1e-5,
+            );
+        }
+        assert_close("sum_all", &gl.sum_all(), &long.sum_all(), 1e-3, 1e-5);
+    }
     let big = randn(&[3, 4, 37], 10);
     let shape = tensor::Shape::new([4, 1]);
     assert_close("sum_to", &big.to_device(dev).sum_to(&shape), &big.sum_to(&shape), 2e-5, 1e-5);
