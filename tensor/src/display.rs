@@ -49,7 +49,10 @@ fn write_nested(out: &mut String, v: &[f64], dims: &[usize], dtype: DType, summa
 
 impl fmt::Display for Tensor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Tensor{:?} {}", self.shape(), self.dtype())?;
+        match self.device() {
+            crate::Device::Cpu => writeln!(f, "Tensor{:?} {}", self.shape(), self.dtype())?,
+            device => writeln!(f, "Tensor{:?} {} on {device}", self.shape(), self.dtype())?,
+        }
         let mut s = String::new();
         write_nested(&mut s, &self.to_vec_f64(), self.dims(), self.dtype(), self.numel() > SUMMARIZE_ABOVE, 0);
         f.write_str(&s)

@@ -54,6 +54,8 @@ fn tensors_move_to_the_gpu_and_back_in_every_dtype() {
     assert_eq!(Tensor::zeros_on([2, 3], DType::F32, dev).to_vec::<f32>(), vec![0.0; 6]);
     assert_eq!(Tensor::full_on([4], 2.5, DType::F32, dev).to_vec::<f32>(), vec![2.5; 4]);
     assert_eq!(f.to_device(dev).ones_like().device(), dev, "ones_like stays on the device");
+    let shown = format!("{}", Tensor::from_vec(vec![1.5f32, -2.0], [2]).to_device(dev));
+    assert!(shown.starts_with("Tensor[2] f32 on gpu:0") && shown.contains("1.5"), "{shown}");
 }
 
 /// A view op under test.
@@ -203,6 +205,23 @@ fn reductions_match_the_cpu_over_any_axes() {
     for (axis, keepdim) in [(-1, false), (0, true), (1, false)] {
         assert_close("argmax", &gt.argmax(axis, keepdim), &t.argmax(axis, keepdim), 0.0, 0.0);
         assert_close("argmin", &gt.argmin(axis, keepdim), &t.argmin(axis, keepdim), 0.0, 0.0);
+    }
+    // Long rows take two passes (chunks, then rows): 12288 = 3 chunks of 4096, and a prime
+    // length that stays in one pass.
+    for dims in [[2, 12288], [1, 8209]] {
+        let long = randn(&dims, 11);
+        let gl = long.to_device(dev);
+        for op in [ReduceOp::Sum, ReduceOp::Max, ReduceOp::Min, ReduceOp::SumSquares] {
+            // Sums of ~1e4 N(0, 1) values in f32, in other orders: ~1e-4 apart, relative to ~1e2.
+            assert_close(
+                &format!("{op:?} of {dims:?}"),
+                &gl.reduce(op, &[-1], false),
+                &long.reduce(op, &[-1], false),
+                1e-3,
+                1e-5,
+            );
+        }
+        assert_close("sum_all", &gl.sum_all(), &long.sum_all(), 1e-3, 1e-5);
     }
     let big = randn(&[3, 4, 37], 10);
     let shape = tensor::Shape::new([4, 1]);

@@ -49,8 +49,8 @@ pub(crate) fn contiguous_copy(x: &Tensor) -> Tensor {
     contiguous(x)
 }
 
-/// `x` as a contiguous f32 tensor (itself when it already is), and its buffer from element 0 on.
-/// The returned tensor owns the buffer the slice borrows from.
+/// `x` as a contiguous f32 tensor: itself when it already is, else a copy on its device. (Panics
+/// naming `op` for another dtype.) Its elements are then [`f32_slice`].
 pub(crate) fn dense_f32(x: &Tensor, op: &str) -> Tensor {
     x.gpu_storage().expect("dense_f32 on the GPU path").f32(op);
     if x.is_contiguous() {

@@ -1,6 +1,8 @@
 //! Reductions on the GPU: the kept axes are permuted to the front and the reduced ones to the back,
 //! the view is made contiguous (no copy when the reduced axes already are the trailing ones of a
-//! contiguous tensor), and each row of the resulting `[kept, reduced]` matrix is folded by one warp.
+//! contiguous tensor), and each row of the resulting `[kept, reduced]` matrix is folded by one warp;
+//! a few long rows (a sum over a whole tensor) are folded in chunks first, so that more than a
+//! handful of warps share the work.
 
 use kernels::reduce_rows::{self, Fold};
 
@@ -39,8 +41,33 @@ pub(crate) fn reduce(x: &Tensor, op: ReduceOp, axes: &[isize], keepdim: bool) ->
         ReduceOp::SumSquares => Fold::SumSquares,
     };
     let out = alloc_f32(&what, n, rows);
-    check(&what, n, reduce_rows::reduce_rows(&runtime(n), fold, &out, &f32_slice(&src, &what), rows, cols));
+    let gpu = runtime(n);
+    match split(rows, cols) {
+        // Few long rows: a warp per chunk of each row, then a warp per row over the chunks' results.
+        Some(chunk) => {
+            let parts = alloc_f32(&what, n, rows * (cols / chunk));
+            let src = f32_slice(&src, &what);
+            check(&what, n, reduce_rows::reduce_rows(&gpu, fold, &parts, &src, rows * (cols / chunk), chunk));
+            let second = if fold == Fold::SumSquares { Fold::Sum } else { fold };
+            check(&what, n, reduce_rows::reduce_rows(&gpu, second, &out, &parts, rows, cols / chunk));
+        }
+        None => check(&what, n, reduce_rows::reduce_rows(&gpu, fold, &out, &f32_slice(&src, &what), rows, cols)),
+    }
     wrap_f32(n, out, out_shape)
+}
+
+/// Fewer rows than this leave most of a GPU's warps idle with one warp per row.
+const FEW_ROWS: usize = 1024;
+/// Rows at least this long are worth a second launch.
+const LONG_ROW: usize = 8192;
+
+/// For a few long rows, a chunk length dividing `cols` (so that the chunks of every row are rows of
+/// the same contiguous buffer): the largest divisor in 256..=4096. `None` keeps one warp per row.
+fn split(rows: usize, cols: usize) -> Option<usize> {
+    if rows >= FEW_ROWS || cols < LONG_ROW {
+        return None;
+    }
+    (256..=4096).rev().find(|d| cols.is_multiple_of(*d))
 }
 
 /// Index (i64) of the first largest (`largest`) or smallest element along `axis`, NaN counting as
