@@ -249,9 +249,8 @@ impl Cae {
         let nv = visible.dim(1);
         let z = self.encoder.forward(x, Some(visible), drop); // [B, 1 + Nv, D]
         let z_visible = z.narrow(1, 1, nv); // cls dropped: [B, Nv, D]
-        let pos = self.positions(x.dim(0), x.dtype()); // [B, N, D]
-                                                       // Positions are made on the host and go where the images are.
-        let on_device = |t: Tensor| Var::constant(t.to_device(x.value().device()));
+        let pos = self.positions(x.dim(0), x.dtype()); // [B, N, D], made on the host
+        let on_device = |t: Tensor| Var::constant(t.to_device(x.value().device())); // to the images' device
         let (pos_v, pos_m) = (on_device(pos.take_rows(visible)), on_device(pos.take_rows(masked)));
         (self.regressor.forward(&z_visible, &pos_v, &pos_m), pos_m)
     }
