@@ -59,7 +59,8 @@ fn scatter_add_impl<T: Float + Element>(x: &Tensor, axis: usize, idx: &[i64], sr
     let (_, size, inner) = around(x.dims(), axis);
     let k = src.dims()[axis];
     let add = src.values::<T>();
-    let mut out = x.values::<T>().into_owned();
+    let mut out = crate::pool::for_overwrite(x.numel()); // recycled: cross-entropy's backward is [N, vocab]
+    out.copy_from_slice(&x.values::<T>());
     // Each outer block receives only its own slice of `src`, so blocks run in parallel without races.
     out.par_chunks_mut((size * inner).max(1)).enumerate().for_each(|(o, block)| {
         for j in 0..k {

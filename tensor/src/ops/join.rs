@@ -10,11 +10,15 @@ fn concat_impl<T: Element>(parts: &[Tensor], axis: usize, dims: Vec<usize>) -> T
     let outer: usize = dims[..axis].iter().product();
     let inner: usize = dims[axis + 1..].iter().product();
     let values: Vec<_> = parts.iter().map(|p| p.values::<T>()).collect();
-    let mut out = Vec::with_capacity(dims.iter().product());
+    // A recycled buffer: autograd's `split` backward concatenates whole gradients (the q, k, v of every
+    // attention block), and fresh memory of that size page-faults on every step.
+    let mut out = crate::pool::for_overwrite(dims.iter().product());
+    let mut at = 0;
     for o in 0..outer {
         for (p, v) in parts.iter().zip(&values) {
             let block = p.dims()[axis] * inner;
-            out.extend_from_slice(&v[o * block..(o + 1) * block]);
+            out[at..at + block].copy_from_slice(&v[o * block..(o + 1) * block]);
+            at += block;
         }
     }
     Tensor::from_values(out, dims)
