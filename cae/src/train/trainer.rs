@@ -102,7 +102,8 @@ pub fn pretrain(cfg: &RunConfig, opts: &PretrainOptions) -> anyhow::Result<Summa
     let mut run = start_or_resume(cfg, &model_cfg, &out, opts.resume)?;
     let device = cfg.train.device()?;
     if let Device::Gpu(n) = device {
-        if let (true, false) = tensor::gpu::interpreter_status(n) {
+        let (interpreter, asked_for) = tensor::gpu::interpreter_status(n);
+        if interpreter && !asked_for {
             bail!(
                 "train.device = {device}, but no CUDA GPU can be opened, and the PTX interpreter that would stand in \
                  is thousands of times slower than a GPU. Build with `cargo build --release -p cae --features cuda` \

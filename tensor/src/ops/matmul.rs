@@ -48,9 +48,8 @@ fn batched<T: Element>(a: &Tensor, b: &Tensor, gemm: Gemm<T>) -> Tensor {
     // A batch against one shared right operand (a linear layer's `x · Wᵀ` on [B, T, C]) is one tall
     // GEMM when the left operand's batch and row dims merge: one product of B·T rows instead of B
     // products of T rows, each with its own packing of B and a ragged last row block.
-    let shared_b = lb.strides()[..lb.dims().len() - 2].iter().all(|&s| s == 0);
-    let tall_a = la.reshape(&Shape::new([count * m, k]));
-    if let (true, Some(tall)) = (count > 1 && shared_b, tall_a) {
+    let shared_b = count > 1 && lb.strides()[..lb.dims().len() - 2].iter().all(|&s| s == 0);
+    if let Some(tall) = shared_b.then(|| la.reshape(&Shape::new([count * m, k]))).flatten() {
         let (rs, cs) = (tall.strides()[0], tall.strides()[1]);
         let a = MatRef { data: abuf, offset: tall.offset(), rows: count * m, cols: k, rs, cs };
         let b = MatRef { data: bbuf, offset: lb.offset(), rows: k, cols: n, rs: brs, cs: bcs };
