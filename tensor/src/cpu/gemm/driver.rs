@@ -1,12 +1,13 @@
 //! The blocked loop nest around the micro-kernel (see the module doc of `gemm`) and its thread split.
 //!
 //! Threads: for each `(jc, pc)` pass the packed B block is shared; each sliver is packed by the first
-//! thread that needs it (`bblock.rs`), and the `m × NC` tile grid is cut into one rectangle per thread.
-//! Cutting along m is preferred: each thread then packs only its own rows of A into its own L2 and
-//! nothing is packed twice. Cutting along n is used where m has too few slivers to go round.
+//! thread that needs it (`bblock.rs`), and the `m × NC` tile grid is cut into a few tiles per thread
+//! that the threads claim one at a time (`Plan`), so an unequal or busy core ends up doing less.
+//! Cutting along m is preferred: each tile then packs only its own rows of A and nothing is packed
+//! twice. Cutting along n is used where m has too few slivers to go round.
 
 use std::cell::RefCell;
-use std::sync::atomic::AtomicU8;
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
@@ -117,22 +118,26 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
             // SAFETY: (jc, pc) is inside Bᵀ (n × k); the buffer holds `panels` slivers of kc·NR floats
             // and the previous pass's readers have all returned (joined below).
             let shared = unsafe { SharedB::new(spec, p.b.t().at(jc, pc), kcur, ncur, bp, &states[..panels]) };
-            let grid = Grid::new(threads, p.m.div_ceil(spec.mr), panels);
-            let task = |t: usize| {
-                let (mi, ni) = (t / grid.tn, t % grid.tn);
-                let (i0, i1) = share(grid.m_slivers, grid.tm, mi);
-                let rows = (i0 * spec.mr, (i1 * spec.mr).min(p.m));
-                let slivers = share(panels, grid.tn, ni);
-                // Threads sharing these slivers start at different ones: each packs its own share
+            let plan = Plan::new(threads, p.m.div_ceil(spec.mr), panels);
+            let next = AtomicUsize::new(0);
+            // Each worker claims tiles until none are left, so a faster or less loaded core simply
+            // does more of them (see `Plan`).
+            let worker = |_| loop {
+                let t = next.fetch_add(1, Ordering::Relaxed);
+                if t >= plan.tasks() {
+                    break;
+                }
+                let (rows, slivers) = plan.task(t, spec.mr, p.m, panels);
+                // Tiles of one row band start at different slivers: each packs its own share of B
                 // first and finds the rest packed by the others when it gets there.
-                let first = share(slivers.1 - slivers.0, grid.tm, mi).0;
-                // SAFETY: the rectangle belongs to this task alone.
+                let first = share(slivers.1 - slivers.0, plan.row_bands, t / plan.col_bands).0;
+                // SAFETY: each tile is claimed by exactly one worker through `next`.
                 unsafe { block_of_rows(spec, &p, pc, kcur, jc, ncur, rows, slivers, first, &shared, direct_b, beta) };
             };
             if threads == 1 {
-                task(0);
+                worker(0);
             } else {
-                (0..grid.tm * grid.tn).into_par_iter().for_each(task);
+                (0..threads).into_par_iter().for_each(worker);
             }
         }
     }
@@ -253,25 +258,44 @@ unsafe fn edge_tile(
     }
 }
 
-/// How the tile grid of one pass is cut among threads: `tm` row bands × `tn` column bands.
-struct Grid {
-    tm: usize,
-    tn: usize,
+/// How the tile grid of one pass is cut into tiles that the workers claim one by one.
+///
+/// A static split (one rectangle per thread) leaves the faster core idle at the end of every pass:
+/// on the 2-core machine this was written on, the same single-thread GEMM ran at ~125 GFLOP/s on one
+/// core and ~145 on the other, and a shared machine makes any core slow at times. About
+/// `TILES_PER_THREAD` tiles per worker let the claims even that out. Rows are cut first (each tile
+/// packs only its own rows of A, and nothing is packed twice); columns only when there are too few
+/// row slivers, and then into bands of at least `MIN_BAND_SLIVERS` so packing A stays cheap.
+struct Plan {
+    row_bands: usize,
+    col_bands: usize,
     m_slivers: usize,
 }
 
-impl Grid {
-    fn new(threads: usize, m_slivers: usize, n_slivers: usize) -> Grid {
-        // Minimise the largest rectangle (in tiles); on a tie, more row bands (no A packed twice).
-        let mut best = (usize::MAX, 1);
-        for tm in (1..=threads).filter(|&tm| threads.is_multiple_of(tm)) {
-            let tn = threads / tm;
-            let load = m_slivers.div_ceil(tm) * n_slivers.div_ceil(tn);
-            if load <= best.0 {
-                best = (load, tm);
-            }
+const TILES_PER_THREAD: usize = 4;
+/// Fewest slivers in a band: a B sliver read from L3 then serves at least two micro-tiles, and an A
+/// sliver packed for a tile serves at least 2·NR columns.
+const MIN_BAND_SLIVERS: usize = 2;
+
+impl Plan {
+    fn new(threads: usize, m_slivers: usize, n_slivers: usize) -> Plan {
+        if threads == 1 {
+            return Plan { row_bands: 1, col_bands: 1, m_slivers };
         }
-        Grid { tm: best.1, tn: threads / best.1, m_slivers }
+        let want = threads * TILES_PER_THREAD;
+        let row_bands = want.min(m_slivers.div_ceil(MIN_BAND_SLIVERS)).max(1);
+        let col_bands = want.div_ceil(row_bands).min(n_slivers.div_ceil(MIN_BAND_SLIVERS)).max(1);
+        Plan { row_bands, col_bands, m_slivers }
+    }
+
+    fn tasks(&self) -> usize {
+        self.row_bands * self.col_bands
+    }
+
+    /// Rows of C and slivers of the NC block of tile `t` (row band major).
+    fn task(&self, t: usize, mr: usize, m: usize, n_slivers: usize) -> ((usize, usize), (usize, usize)) {
+        let (i0, i1) = share(self.m_slivers, self.row_bands, t / self.col_bands);
+        ((i0 * mr, (i1 * mr).min(m)), share(n_slivers, self.col_bands, t % self.col_bands))
     }
 }
 
@@ -285,4 +309,34 @@ fn share(count: usize, parts: usize, t: usize) -> (usize, usize) {
 fn even_block(len: usize, max: usize, unit: usize) -> usize {
     let blocks = len.div_ceil(max).max(1);
     len.div_ceil(blocks).next_multiple_of(unit).min(max.max(unit))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Plan;
+
+    #[test]
+    fn plan_tiles_cover_the_grid_exactly_once() {
+        for threads in [1, 2, 3, 4, 7] {
+            for m_slivers in [1, 2, 3, 5, 13, 50, 200] {
+                for n_slivers in [1, 2, 7, 128, 256] {
+                    let (mr, m) = (4, m_slivers * 4 - 1);
+                    let plan = Plan::new(threads, m_slivers, n_slivers);
+                    let mut hits = vec![0u8; m * n_slivers];
+                    for t in 0..plan.tasks() {
+                        let ((r0, r1), (s0, s1)) = plan.task(t, mr, m, n_slivers);
+                        for r in r0..r1 {
+                            for s in s0..s1 {
+                                hits[r * n_slivers + s] += 1;
+                            }
+                        }
+                    }
+                    assert!(hits.iter().all(|&h| h == 1), "threads {threads}, grid {m_slivers}×{n_slivers}");
+                    if threads > 1 && m_slivers * n_slivers >= 4 * threads * 4 {
+                        assert!(plan.tasks() >= 2 * threads, "too few tiles to balance: {}", plan.tasks());
+                    }
+                }
+            }
+        }
+    }
 }
