@@ -2,6 +2,10 @@
 with the model of cae/tests/fixtures/make_cae_fixture.py (written from the spec), in float32.
 
 Prints one line: `torch_cae_step median_ms=… best_ms=… iters=… threads=… torch=…`.
+
+With `--serve`, it warms up, prints `ready`, then times one step for each `step` line read from
+stdin and answers `step_ms=…`, so that the benchmark can alternate our step and this one (the speed
+of a shared machine drifts within a minute; pairs taken seconds apart compare fairly).
 """
 import argparse
 import statistics
@@ -77,6 +81,7 @@ def main():
     a = argparse.ArgumentParser()
     for flag in ["dim", "depth", "heads", "batch", "masked", "vocab", "threads", "warmup", "iters"]:
         a.add_argument(f"--{flag}", type=int, required=True)
+    a.add_argument("--serve", action="store_true")
     args = a.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -93,15 +98,24 @@ def main():
     for b in range(args.batch):
         mask[b, torch.randperm(n)[: args.masked]] = 1
     tokens = torch.randint(0, args.vocab, (args.batch, n))
-    times = []
-    for i in range(args.warmup + args.iters):
+
+    def step():
         start = time.perf_counter()
         opt.zero_grad(set_to_none=True)
         loss = forward(params, images, mask, tokens, meta)[0]
         loss.backward()
         opt.step()
-        if i >= args.warmup:
-            times.append((time.perf_counter() - start) * 1e3)
+        return (time.perf_counter() - start) * 1e3
+
+    for _ in range(args.warmup):
+        step()
+    if args.serve:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            if line.strip() == "step":
+                print(f"step_ms={step():.3f}", flush=True)
+        return
+    times = [step() for _ in range(args.iters)]
     print(f"torch_cae_step median_ms={statistics.median(times):.3f} best_ms={min(times):.3f} "
           f"iters={args.iters} threads={args.threads} torch={torch.__version__}")
 
