@@ -6,6 +6,7 @@
 //! inputs are split across threads with rayon.
 
 pub mod adamw;
+pub mod attention;
 pub mod binary;
 pub mod float;
 pub mod gemm;
