@@ -2,7 +2,7 @@
 //! (weights, and the cls and mask tokens), none on biases, norms and layer-scale γ.
 
 use autograd::ParamStore;
-use tensor::{AdamWStep, Device, Tensor};
+use tensor::{AdamWParam, AdamWStep, Device, Tensor};
 
 /// Hyper-parameters of AdamW (the spec's defaults: β = (0.9, 0.999), ε = 1e-8, decay 0.05).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,14 +50,26 @@ impl AdamW {
         );
         self.step += 1;
         let c = self.config;
-        for ((_, p), (m, v)) in store.iter().zip(self.moments.iter_mut()) {
+        // Every update at once: on a GPU that is one launch of the multi-tensor kernel.
+        let mut slots = Vec::new(); // (index, parameter, weights, gradient, step)
+        for (i, (_, p)) in store.iter().enumerate() {
             let Some(g) = p.grad() else { continue };
-            let w = p.value();
-            let weight_decay = if decays(w.dims()) { c.weight_decay } else { 0.0 };
-            let hyper =
+            let weight_decay = if decays(p.shape().dims()) { c.weight_decay } else { 0.0 };
+            let step =
                 AdamWStep { lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weight_decay, t: self.step, grad_scale };
-            let (w, m_new, v_new) = w.adamw_update(&g, m, v, &hyper);
-            (*m, *v) = (m_new, v_new);
+            slots.push((i, p, p.value(), g, step));
+        }
+        let params: Vec<AdamWParam> = slots
+            .iter()
+            .map(|(i, _, w, grad, step)| {
+                let (m, v) = &self.moments[*i];
+                AdamWParam { w, grad, m, v, step: *step }
+            })
+            .collect();
+        let new = Tensor::adamw_update_many(&params);
+        drop(params);
+        for ((i, p, ..), (w, m, v)) in slots.into_iter().zip(new) {
+            self.moments[i] = (m, v);
             p.set_value(w);
         }
         store.zero_grad();

@@ -53,7 +53,7 @@ pub use cpu::reduce::ReduceOp;
 pub use cpu::unary::UnaryOp;
 pub use dtype::{DType, Element};
 pub use layout::Layout;
-pub use ops::{AdamWStep, LayerNormGrads, LayerNormOutput};
+pub use ops::{AdamWParam, AdamWStep, LayerNormGrads, LayerNormOutput};
 pub use random::Rng;
 pub use shape::Shape;
 pub use storage::{CpuStorage, Device};
