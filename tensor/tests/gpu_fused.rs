@@ -60,7 +60,7 @@ fn adamw_over_many_parameters_gives_the_cpus_bits() {
         beta1: 0.9,
         beta2: 0.999,
         eps: 1e-8,
-        weight_decay: if i % 2 == 0 { 0.05 } else { 0.0 },
+        weight_decay: if i.is_multiple_of(2) { 0.05 } else { 0.0 },
         t: 7,
         grad_scale: 0.37,
     };
