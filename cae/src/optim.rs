@@ -50,27 +50,35 @@ impl AdamW {
         );
         self.step += 1;
         let c = self.config;
-        // Every update at once: on a GPU that is one launch of the multi-tensor kernel.
-        let mut slots = Vec::new(); // (index, parameter, weights, gradient, step)
+        let mut todo = Vec::new(); // (index, parameter, gradient, step)
         for (i, (_, p)) in store.iter().enumerate() {
             let Some(g) = p.grad() else { continue };
             let weight_decay = if decays(p.shape().dims()) { c.weight_decay } else { 0.0 };
             let step =
                 AdamWStep { lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weight_decay, t: self.step, grad_scale };
-            slots.push((i, p, p.value(), g, step));
+            todo.push((i, p, g, step));
         }
-        let params: Vec<AdamWParam> = slots
-            .iter()
-            .map(|(i, _, w, grad, step)| {
-                let (m, v) = &self.moments[*i];
-                AdamWParam { w, grad, m, v, step: *step }
-            })
-            .collect();
-        let new = Tensor::adamw_update_many(&params);
-        drop(params);
-        for ((i, p, ..), (w, m, v)) in slots.into_iter().zip(new) {
-            self.moments[i] = (m, v);
-            p.set_value(w);
+        // On a GPU every parameter goes into one launch of the multi-tensor kernel. On the CPU one at
+        // a time, so that each parameter's old buffers are recycled for the next one's new values.
+        let on_gpu = todo.first().is_some_and(|(_, _, g, _)| g.device() != Device::Cpu);
+        let per_call = if on_gpu { todo.len().max(1) } else { 1 };
+        for chunk in todo.chunks(per_call) {
+            let weights: Vec<Tensor> = chunk.iter().map(|(_, p, ..)| p.value()).collect();
+            let params: Vec<AdamWParam> = chunk
+                .iter()
+                .zip(&weights)
+                .map(|((i, _, grad, step), w)| {
+                    let (m, v) = &self.moments[*i];
+                    AdamWParam { w, grad, m, v, step: *step }
+                })
+                .collect();
+            let new = Tensor::adamw_update_many(&params);
+            drop(params);
+            drop(weights);
+            for ((i, p, ..), (w, m, v)) in chunk.iter().zip(new) {
+                self.moments[*i] = (m, v);
+                p.set_value(w);
+            }
         }
         store.zero_grad();
     }
