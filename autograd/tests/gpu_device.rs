@@ -84,8 +84,15 @@ fn an_mlp_trains_the_same_on_the_gpu() {
 
 #[test]
 fn an_attention_block_forward_and_backward_match_the_cpu() {
+    // Heads of 8 (composed attention) and of 32 (the flash kernels).
+    for d in [16, 64] {
+        attention_block_matches_the_cpu(d);
+    }
+}
+
+fn attention_block_matches_the_cpu(d: usize) {
     let dev = gpu();
-    let (b, n, d, heads) = (2, 5, 16, 2);
+    let (b, n, heads) = (2, 5, 2);
     let params: Vec<(&str, Tensor)> = param_shapes(d)
         .into_iter()
         .enumerate()
@@ -169,4 +176,65 @@ fn mixed_precision_runs_products_in_bf16_and_keeps_f32_weights_and_gradients() {
     // On the CPU the switch changes nothing (it has no bf16 product).
     let (again, _) = bf16_matmuls(|| mlp_step(&params, &x, &targets, Device::Cpu));
     assert_eq!(again, cpu_loss);
+}
+
+/// Gradients of `loss(q, k, v)` with respect to q, k, v of the given shapes, on `device`.
+fn attention_grads(shapes: [&[usize]; 3], device: Device, scale: f64) -> (f64, ParamStore) {
+    let store = store_on(
+        &[("q", randn(shapes[0], 1.0, 61)), ("k", randn(shapes[1], 1.0, 62)), ("v", randn(shapes[2], 1.0, 63))],
+        device,
+    );
+    let p = |name: &str| store.get(name).unwrap().var();
+    let weights = Var::constant(randn(shapes[0], 1.0, 64).to_device(device));
+    let out = Var::scaled_dot_product_attention(&p("q"), &p("k"), &p("v"), scale); // [..., Nq, d]
+    let loss = out.mul(&weights).sum_all();
+    loss.backward();
+    (loss.value().item(), store)
+}
+
+#[test]
+fn attention_takes_the_flash_kernels_where_they_apply_and_composes_elsewhere() {
+    let dev = gpu();
+    // Fused: head dims 32 and 64, 5 and 6 tokens (not multiples of the kernel's 4 rows per block).
+    // Composed: head dim 48 (not generated) and 3 queries against 5 keys.
+    let cases: [[&[usize]; 3]; 4] = [
+        [&[2, 3, 5, 32], &[2, 3, 5, 32], &[2, 3, 5, 32]],
+        [&[1, 6, 64], &[1, 6, 64], &[1, 6, 64]],
+        [&[2, 5, 48], &[2, 5, 48], &[2, 5, 48]],
+        [&[2, 3, 32], &[2, 5, 32], &[2, 5, 32]],
+    ];
+    for (shapes, fused) in cases.into_iter().zip([true, true, false, false]) {
+        let [q, k, v] = shapes.map(|s| Tensor::zeros_on(s.to_vec(), DType::F32, dev));
+        assert_eq!(Tensor::attention_is_fused(&q, &k, &v), fused, "{shapes:?}");
+        let scale = (shapes[0][shapes[0].len() - 1] as f64).powf(-0.5);
+        let (cpu_loss, cpu) = attention_grads(shapes, Device::Cpu, scale);
+        let (gpu_loss, gpu_store) = attention_grads(shapes, dev, scale);
+        // f32 sums of a few dozen unit-sized terms, taken in another order: parts in 1e6.
+        assert!(
+            (cpu_loss - gpu_loss).abs() <= 1e-5 * cpu_loss.abs().max(1.0),
+            "{shapes:?}: loss {gpu_loss} vs {cpu_loss}"
+        );
+        assert_same_grads(&cpu, &gpu_store, 1e-4);
+    }
+}
+
+#[test]
+fn fused_cross_entropy_scales_its_saved_gradient_by_the_incoming_one() {
+    let dev = gpu();
+    // 9 rows of 70 classes: rows not a multiple of the warps per block, classes past one warp.
+    let (n, c) = (9, 70);
+    let logits = randn(&[n, c], 2.0, 71);
+    let targets = Tensor::from_vec((0..n as i64).map(|r| (r * 13 + 2) % c as i64).collect(), [n]);
+    let run = |device: Device| {
+        let store = store_on(&[("logits", logits.clone())], device);
+        let x = store.get("logits").unwrap().var();
+        // The loss reaches the logits twice and with a weight of -2.5: the rule must use g.
+        let loss = x.cross_entropy(&targets).mul_scalar(-2.5).add(&x.mul_scalar(0.5).cross_entropy(&targets));
+        loss.backward();
+        (loss.value().item(), store)
+    };
+    let (cpu_loss, cpu) = run(Device::Cpu);
+    let (gpu_loss, gpu_store) = run(dev);
+    assert!((cpu_loss - gpu_loss).abs() <= 1e-5 * cpu_loss.abs(), "loss {gpu_loss} on the GPU, {cpu_loss} on the CPU");
+    assert_same_grads(&cpu, &gpu_store, 1e-5);
 }

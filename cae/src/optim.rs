@@ -2,7 +2,7 @@
 //! (weights, and the cls and mask tokens), none on biases, norms and layer-scale γ.
 
 use autograd::ParamStore;
-use tensor::{AdamWStep, Device, Tensor};
+use tensor::{AdamWParam, AdamWStep, Device, Tensor};
 
 /// Hyper-parameters of AdamW (the spec's defaults: β = (0.9, 0.999), ε = 1e-8, decay 0.05).
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -50,15 +50,35 @@ impl AdamW {
         );
         self.step += 1;
         let c = self.config;
-        for ((_, p), (m, v)) in store.iter().zip(self.moments.iter_mut()) {
+        let mut todo = Vec::new(); // (index, parameter, gradient, step)
+        for (i, (_, p)) in store.iter().enumerate() {
             let Some(g) = p.grad() else { continue };
-            let w = p.value();
-            let weight_decay = if decays(w.dims()) { c.weight_decay } else { 0.0 };
-            let hyper =
+            let weight_decay = if decays(p.shape().dims()) { c.weight_decay } else { 0.0 };
+            let step =
                 AdamWStep { lr, beta1: c.beta1, beta2: c.beta2, eps: c.eps, weight_decay, t: self.step, grad_scale };
-            let (w, m_new, v_new) = w.adamw_update(&g, m, v, &hyper);
-            (*m, *v) = (m_new, v_new);
-            p.set_value(w);
+            todo.push((i, p, g, step));
+        }
+        // On a GPU every parameter goes into one launch of the multi-tensor kernel. On the CPU one at
+        // a time, so that each parameter's old buffers are recycled for the next one's new values.
+        let on_gpu = todo.first().is_some_and(|(_, _, g, _)| g.device() != Device::Cpu);
+        let per_call = if on_gpu { todo.len().max(1) } else { 1 };
+        for chunk in todo.chunks(per_call) {
+            let weights: Vec<Tensor> = chunk.iter().map(|(_, p, ..)| p.value()).collect();
+            let params: Vec<AdamWParam> = chunk
+                .iter()
+                .zip(&weights)
+                .map(|((i, _, grad, step), w)| {
+                    let (m, v) = &self.moments[*i];
+                    AdamWParam { w, grad, m, v, step: *step }
+                })
+                .collect();
+            let new = Tensor::adamw_update_many(&params);
+            drop(params);
+            drop(weights);
+            for ((i, p, ..), (w, m, v)) in chunk.iter().zip(new) {
+                self.moments[*i] = (m, v);
+                p.set_value(w);
+            }
         }
         store.zero_grad();
     }

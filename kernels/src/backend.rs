@@ -11,6 +11,13 @@ pub trait Backend: Send + Sync {
     fn alloc(&self, bytes: usize) -> Result<u64>;
     /// Frees an allocation made by `alloc`.
     fn free(&self, ptr: u64) -> Result<()>;
+    /// Says that allocation `ptr` is being handed out again, by a caching allocator, for its first
+    /// `bytes` bytes (at most what `alloc` reserved). The interpreter forgets what was written there and
+    /// checks later accesses against the new length, so reuse keeps its out-of-bounds and
+    /// uninitialised-read checks; CUDA has nothing to do.
+    fn recycle(&self, _ptr: u64, _bytes: usize) -> Result<()> {
+        Ok(())
+    }
     /// Copies host bytes to device address `dst`.
     fn write(&self, dst: u64, src: &[u8]) -> Result<()>;
     /// Copies device bytes at `src` to the host.

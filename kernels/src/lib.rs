@@ -8,6 +8,7 @@
 //! - [`backend`]: the [`Backend`] trait a backend implements (memory, modules, launches).
 //! - [`gpu`]: [`Gpu`], the handle user code holds, and typed device buffers ([`Buffer`]).
 //! - [`interp`]: the PTX interpreter backend.
+//! - [`pool`]: [`pool::Pool`], a caching allocator in front of either backend.
 //! - `cuda` (feature `cuda`): the CUDA driver backend.
 //! - [`ptx`]: PTX sources and the templates generating their variants; [`ptx::all`] lists every module.
 //!
@@ -44,6 +45,7 @@ pub mod interp;
 pub mod launch;
 pub mod layernorm;
 pub mod map;
+pub mod pool;
 pub mod ptx;
 pub mod reduce;
 pub mod reduce_rows;

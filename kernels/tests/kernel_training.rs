@@ -53,7 +53,7 @@ fn take_rows_then_put_rows_round_trips_masked_patches() {
 #[test]
 fn adamw_updates_several_tensors_in_one_launch() {
     let Some(gpu) = common::gpu() else { return };
-    let h = Hyper { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3 };
+    let h = Hyper { lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, step: 3, grad_scale: 0.5 };
     let lens = [1usize, 7, 197, 1000];
     let host: Vec<[Vec<f32>; 4]> = lens
         .iter()
@@ -66,11 +66,8 @@ fn adamw_updates_several_tensors_in_one_launch() {
         .collect();
     let dev: Vec<[kernels::Buffer<f32>; 4]> = host.iter().map(|t| t.clone().map(|v| gpu.upload(&v).unwrap())).collect();
     let decay = |i: usize| if i.is_multiple_of(2) { 0.05 } else { 0.0 };
-    let tensors: Vec<Tensor> = dev
-        .iter()
-        .enumerate()
-        .map(|(i, [p, g, m, v])| Tensor { param: p, grad: g, m, v, weight_decay: decay(i) })
-        .collect();
+    let tensors: Vec<Tensor> =
+        dev.iter().enumerate().map(|(i, [p, g, m, v])| Tensor::in_place(p, g, m, v, decay(i))).collect();
     adamw::step(&gpu, &tensors, &h).unwrap();
     for (i, ([p, g, m, v], [dp, _, dm, dv])) in host.iter().zip(&dev).enumerate() {
         let (mut p, mut m, mut v) = (p.clone(), m.clone(), v.clone());
@@ -80,5 +77,27 @@ fn adamw_updates_several_tensors_in_one_launch() {
         common::assert_close(&what, &dv.read().unwrap(), &v, 1e-12, 1e-6);
         // The step itself is lr-sized (1e-3); demand it right to 1e-4 of that, far above f32 noise at |p| ~ 1.
         common::assert_close(&what, &dp.read().unwrap(), &p, 2e-7, 1e-6);
+    }
+}
+
+#[test]
+fn adamw_into_fresh_buffers_leaves_its_inputs_and_gives_the_in_place_bits() {
+    let Some(gpu) = common::gpu() else { return };
+    let h = Hyper { lr: 1e-2, beta1: 0.9, beta2: 0.95, eps: 1e-6, step: 1, grad_scale: 2.0 };
+    let n = 300;
+    let v0: Vec<f32> = common::values(n, 4, 1.0).iter().map(|x| x * x).collect();
+    let host = [common::values(n, 1, 1.0), common::values(n, 2, 1.0), common::values(n, 3, 0.1), v0];
+    let inputs = host.clone().map(|v| gpu.upload(&v).unwrap());
+    let outs = [0; 3].map(|_| gpu.alloc::<f32>(n).unwrap());
+    let [p, g, m, v] = &inputs;
+    let fresh =
+        Tensor { param: p, grad: g, m, v, new_param: &outs[0], new_m: &outs[1], new_v: &outs[2], weight_decay: 0.1 };
+    adamw::step(&gpu, &[fresh], &h).unwrap();
+    for (b, want) in inputs.iter().zip(&host) {
+        assert_eq!(&b.read().unwrap(), want, "an input changed");
+    }
+    adamw::step(&gpu, &[Tensor::in_place(p, g, m, v, 0.1)], &h).unwrap();
+    for (fresh, in_place) in outs.iter().zip([p, m, v]) {
+        assert_eq!(fresh.read().unwrap(), in_place.read().unwrap(), "fresh buffers and in place differ");
     }
 }

@@ -17,7 +17,10 @@
 //! - `random.rs` makes seeded random tensors that are the same on every machine.
 //! - `pool.rs` recycles large buffers between ops, so a training step does not page-fault.
 //! - [`gpu`] is the GPU device: `tensor.to_device(Device::Gpu(0))` puts a tensor in device memory, and
-//!   the ops above then run PTX kernels from the `kernels` crate (on CUDA, or on its PTX interpreter).
+//!   the ops above then run PTX kernels from the `kernels` crate (on CUDA, or on its PTX interpreter),
+//!   allocating through a caching pool per device. Three ops exist mainly for their fused GPU kernels:
+//!   [`Tensor::adamw_update_many`] (one launch for all parameters), [`Tensor::cross_entropy_with_grad`]
+//!   and [`Tensor::attention_forward`] / [`Tensor::attention_backward`] (both composed on the CPU).
 //!
 //! ```
 //! use tensor::{DType, Tensor};
@@ -53,7 +56,7 @@ pub use cpu::reduce::ReduceOp;
 pub use cpu::unary::UnaryOp;
 pub use dtype::{DType, Element};
 pub use layout::Layout;
-pub use ops::{AdamWStep, LayerNormGrads, LayerNormOutput};
+pub use ops::{AdamWParam, AdamWStep, LayerNormGrads, LayerNormOutput};
 pub use random::Rng;
 pub use shape::Shape;
 pub use storage::{CpuStorage, Device};

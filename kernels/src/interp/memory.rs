@@ -33,6 +33,8 @@ pub enum Access {
 struct Alloc {
     data: Vec<u8>,
     written: Vec<bool>,
+    /// Bytes of address space reserved before the guard gap: what `recycle` may grow `data` back to.
+    reserved: usize,
 }
 
 /// The set of live allocations.
@@ -55,8 +57,25 @@ impl GlobalMem {
     pub fn alloc(&mut self, bytes: usize) -> u64 {
         let addr = self.next;
         self.next = (addr + bytes as u64 + GUARD_GAP).div_ceil(ALLOC_ALIGN) * ALLOC_ALIGN;
-        self.allocs.insert(addr, Alloc { data: vec![0xCD; bytes], written: vec![false; bytes] });
+        self.allocs.insert(addr, Alloc { data: vec![0xCD; bytes], written: vec![false; bytes], reserved: bytes });
         addr
+    }
+
+    /// Hands the allocation at `addr` out again as `bytes` fresh, unwritten bytes (at most the size it
+    /// was allocated with), as a caching allocator does with a freed block.
+    pub fn recycle(&mut self, addr: u64, bytes: usize) -> Result<(), String> {
+        let a = self
+            .allocs
+            .get_mut(&addr)
+            .ok_or_else(|| format!("recycle of 0x{addr:x}, which is not a live allocation"))?;
+        if bytes > a.reserved {
+            return Err(format!("recycle of {bytes} bytes at 0x{addr:x}, allocated with {}", a.reserved));
+        }
+        a.data.clear();
+        a.data.resize(bytes, 0xCD);
+        a.written.clear();
+        a.written.resize(bytes, false);
+        Ok(())
     }
 
     /// Releases the allocation that starts at `addr`.
@@ -152,6 +171,13 @@ mod tests {
         assert!(m.bytes_mut(a + 4, 4, Access::Read).unwrap_err().contains("reads byte 6"));
         m.bytes_mut(a + 6, 2, Access::Write).unwrap();
         assert!(m.bytes_mut(a + 4, 4, Access::Read).is_ok());
+        m.recycle(a, 6).unwrap();
+        assert!(
+            m.bytes_mut(a + 4, 2, Access::Read).unwrap_err().contains("reads byte 4"),
+            "recycled bytes are unwritten"
+        );
+        assert!(m.bytes_mut(a + 4, 4, Access::Peek).unwrap_err().contains("past the end of the 6-byte allocation"));
+        assert!(m.recycle(a, 11).is_err(), "a block never grows past its allocation");
         m.free(a).unwrap();
         assert!(m.bytes_mut(a, 1, Access::Peek).unwrap_err().contains("outside every live allocation"));
         assert!(m.free(a).is_err());

@@ -135,6 +135,10 @@ impl Backend for Interpreter {
         self.lock().mem.free(ptr).map_err(Error::Memory)
     }
 
+    fn recycle(&self, ptr: u64, bytes: usize) -> Result<()> {
+        self.lock().mem.recycle(ptr, bytes).map_err(Error::Memory)
+    }
+
     fn write(&self, dst: u64, src: &[u8]) -> Result<()> {
         self.lock().mem.write(dst, src).map_err(Error::Memory)
     }

@@ -14,12 +14,15 @@
 //!
 //! One file per op family: `copy.rs` (host <-> device, contiguous copies, casts, constants),
 //! `elementwise.rs`, `reduce.rs`, `matmul.rs`, `normalize.rs` (softmax, layer norm), `index.rs`,
-//! `join.rs`, `optim.rs` (AdamW). `runtime.rs` holds the device table, `storage.rs` the device buffers.
+//! `join.rs`, `optim.rs` (fused multi-tensor AdamW), `loss.rs` (fused cross-entropy), `attention.rs`
+//! (flash attention). `runtime.rs` holds the device table and its pools, `storage.rs` the device buffers.
 
+pub(crate) mod attention;
 pub(crate) mod copy;
 pub(crate) mod elementwise;
 pub(crate) mod index;
 pub(crate) mod join;
+pub(crate) mod loss;
 pub(crate) mod matmul;
 pub(crate) mod normalize;
 pub(crate) mod optim;
@@ -27,7 +30,8 @@ pub(crate) mod reduce;
 mod runtime;
 mod storage;
 
-pub use runtime::{interpreter_status, runtime, select, GpuBackend};
+pub use kernels::pool::PoolStats;
+pub use runtime::{empty_cache, interpreter_status, pool_stats, runtime, select, GpuBackend};
 pub use storage::{GpuBuffer, GpuStorage};
 
 use crate::{Device, Tensor};

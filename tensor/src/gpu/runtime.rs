@@ -1,8 +1,10 @@
-//! Which backend runs `Device::Gpu(n)`, chosen once per process, and the table of opened devices.
+//! Which backend runs `Device::Gpu(n)`, chosen once per process, and the table of opened devices,
+//! each behind its caching allocator.
 
 use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use kernels::pool::{Pool, PoolStats};
 use kernels::Gpu;
 
 /// How GPU devices are backed.
@@ -18,8 +20,16 @@ pub enum GpuBackend {
 }
 
 static CHOICE: OnceLock<GpuBackend> = OnceLock::new();
-/// The opened devices, each with whether the PTX interpreter stands in for it.
-static DEVICES: OnceLock<Mutex<HashMap<usize, (Gpu, bool)>>> = OnceLock::new();
+/// An opened device: its handle (allocating through `pool`), its pool, and whether the PTX
+/// interpreter stands in for it.
+#[derive(Clone)]
+struct Opened {
+    gpu: Gpu,
+    pool: Arc<Pool>,
+    interp: bool,
+}
+
+static DEVICES: OnceLock<Mutex<HashMap<usize, Opened>>> = OnceLock::new();
 
 /// Chooses the backend of every GPU device of this process. Call it before the first GPU tensor; it
 /// may be called again with the same choice (tests do), and returns an error naming both choices
@@ -52,7 +62,7 @@ fn cuda(_ordinal: usize) -> Result<Gpu, String> {
     Err("tensor was built without its `cuda` feature".into())
 }
 
-fn open(ordinal: usize) -> (Gpu, bool) {
+fn open(ordinal: usize) -> Opened {
     let choice = *CHOICE.get_or_init(|| GpuBackend::Best);
     let choice = if choice == GpuBackend::Best { from_env().unwrap_or(GpuBackend::Best) } else { choice };
     let (gpu, interp, why) = match choice {
@@ -67,13 +77,16 @@ fn open(ordinal: usize) -> (Gpu, bool) {
         },
     };
     eprintln!("tensor: gpu:{ordinal} runs on {} ({why})", gpu.name());
-    (gpu, interp)
+    let pool = Arc::new(Pool::new(gpu));
+    Opened { gpu: Gpu::new(pool.clone()), pool, interp }
 }
 
-fn opened(ordinal: usize) -> (Gpu, bool) {
-    let table = DEVICES.get_or_init(Default::default);
-    let mut table = table.lock().unwrap_or_else(|e| e.into_inner());
-    table.entry(ordinal).or_insert_with(|| open(ordinal)).clone()
+fn table() -> std::sync::MutexGuard<'static, HashMap<usize, Opened>> {
+    DEVICES.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn opened(ordinal: usize) -> Opened {
+    table().entry(ordinal).or_insert_with(|| open(ordinal)).clone()
 }
 
 /// Whether GPU `ordinal` (opened now if it was not yet) runs on the PTX interpreter, and whether
@@ -81,7 +94,7 @@ fn opened(ordinal: usize) -> (Gpu, bool) {
 /// back to for want of CUDA. Long jobs use it to refuse a silent fallback that is orders of
 /// magnitude slower.
 pub fn interpreter_status(ordinal: usize) -> (bool, bool) {
-    let interp = opened(ordinal).1;
+    let interp = opened(ordinal).interp;
     let asked = match CHOICE.get() {
         Some(GpuBackend::Interpreter) => true,
         Some(GpuBackend::Best) | None => from_env() == Some(GpuBackend::Interpreter),
@@ -92,5 +105,24 @@ pub fn interpreter_status(ordinal: usize) -> (bool, bool) {
 
 /// The backend handle of GPU `ordinal`, opened (and announced) on first use.
 pub fn runtime(ordinal: usize) -> Gpu {
-    opened(ordinal).0
+    opened(ordinal).gpu
+}
+
+/// What the caching allocator of GPU `ordinal` has done and holds (opening the device if needed).
+///
+/// Every device buffer of a tensor, and every scratch buffer of a kernel, comes from its device's
+/// pool; a dropped tensor's buffer goes back there, not to the driver, and serves the next request
+/// of its size class (at most 1/8 larger than asked). Memory is given back to the driver only by
+/// [`empty_cache`], or when an allocation fails (the pool then empties itself and tries once more).
+pub fn pool_stats(ordinal: usize) -> PoolStats {
+    opened(ordinal).pool.stats()
+}
+
+/// Gives every cached, unused device buffer of every opened GPU back to the driver (buffers still
+/// held by tensors stay). Useful before handing the device to another library or process.
+pub fn empty_cache() {
+    let pools: Vec<(usize, Arc<Pool>)> = table().iter().map(|(&n, o)| (n, o.pool.clone())).collect();
+    for (n, pool) in pools {
+        super::check("empty_cache", n, pool.empty_cache());
+    }
 }

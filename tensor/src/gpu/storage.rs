@@ -1,5 +1,6 @@
-//! Device buffers behind GPU tensors: one typed `kernels::Buffer` per dtype, freed when the last
-//! tensor viewing it is dropped. bf16 and f16 travel as their raw `u16` bits.
+//! Device buffers behind GPU tensors: one typed `kernels::Buffer` per dtype, handed back to its
+//! device's pool (`runtime.rs`) when the last tensor viewing it is dropped. bf16 and f16 travel as
+//! their raw `u16` bits.
 
 use half::{bf16, f16};
 use kernels::{Buffer, Gpu};

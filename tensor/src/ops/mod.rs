@@ -1,14 +1,16 @@
 //! Tensor ops: each file turns views into the slices that a `crate::cpu` kernel takes.
 
+mod attention;
 mod conv;
 mod elementwise;
 mod index;
 mod join;
+mod loss;
 mod matmul;
 mod normalize;
 pub use normalize::{LayerNormGrads, LayerNormOutput};
 mod optim;
-pub use optim::AdamWStep;
+pub use optim::{AdamWParam, AdamWStep};
 mod patch;
 mod reduce;
 
