@@ -142,10 +142,13 @@ fn flash_attention_matches_the_cpu_composite_forward_and_backward() {
         let dout = randn(&[2, 3, n, d], 7);
         let on = host.clone().map(|t| t.to_device(dev));
         assert!(Tensor::attention_is_fused(&on[0], &on[1], &on[2]), "d = {d} runs the flash kernels");
-        assert!(!Tensor::attention_is_fused(&host[0], &host[1], &host[2]), "the CPU composes");
+        // The reference: the composite, which the CPU runs for f64 (for f32 it has its own fused kernel).
+        let host = host.map(|t| t.to_dtype(DType::F64));
+        assert!(!Tensor::attention_is_fused(&host[0], &host[1], &host[2]), "the CPU composes in f64");
         let [q, k, v] = &host;
         let (out, lse) = Tensor::attention_forward(q, k, v, scale);
-        let (dq, dk, dv) = Tensor::attention_backward(q, k, v, &out, &lse, &dout, scale);
+        let dout64 = dout.to_dtype(DType::F64);
+        let (dq, dk, dv) = Tensor::attention_backward(q, k, v, &out, &lse, &dout64, scale);
         let [gq, gk, gv] = &on;
         let (gout, glse) = Tensor::attention_forward(gq, gk, gv, scale);
         let gdout = dout.to_device(dev);
@@ -173,11 +176,13 @@ fn attention_the_kernels_do_not_cover_runs_composed_on_the_gpu() {
         let dout = randn(&[2, nq, d], 4);
         let on = |t: &Tensor| t.to_device(dev);
         assert!(!Tensor::attention_is_fused(&on(&q), &on(&k), &on(&v)));
-        let (out, lse) = Tensor::attention_forward(&q, &k, &v, scale);
+        // The reference: the CPU's composite, which it runs for f64.
+        let f64s = |t: &Tensor| t.to_dtype(DType::F64);
+        let (out, lse) = Tensor::attention_forward(&f64s(&q), &f64s(&k), &f64s(&v), scale);
         let (gout, glse) = Tensor::attention_forward(&on(&q), &on(&k), &on(&v), scale);
         assert_close("composite out", &gout, &out, 2e-5, 1e-4);
         assert_close("composite lse", &glse, &lse, 2e-5, 1e-5);
-        let (dq, dk, dv) = Tensor::attention_backward(&q, &k, &v, &out, &lse, &dout, scale);
+        let (dq, dk, dv) = Tensor::attention_backward(&f64s(&q), &f64s(&k), &f64s(&v), &out, &lse, &f64s(&dout), scale);
         let (gdq, gdk, gdv) = Tensor::attention_backward(&on(&q), &on(&k), &on(&v), &gout, &glse, &on(&dout), scale);
         assert_close("composite dq", &gdq, &dq, 5e-5, 1e-4);
         assert_close("composite dk", &gdk, &dk, 5e-5, 1e-4);

@@ -1,10 +1,16 @@
-//! Scaled dot-product attention as one op with its backward, saving each query row's logsumexp
-//! (from which the backward recomputes the probabilities) instead of the score matrix.
+//! Scaled dot-product attention as one op with its backward.
 //!
-//! On a GPU, f32 operands of one shape `[..., N, d]` with `d` in `kernels::attention::HEAD_DIMS` run
-//! the flash-style kernels (`gpu/attention.rs`); everything else, and the CPU, runs the composite
-//! below (matmul, softmax statistics, matmul), which writes the same formulas out.
+//! What the forward saves for the backward depends on where it runs:
+//! - on a GPU, f32 operands of one shape `[..., N, d]` with `d` in `kernels::attention::HEAD_DIMS` run
+//!   the flash-style kernels (`gpu/attention.rs`), which save each query row's logsumexp `[..., Nq]`
+//!   and recompute the probabilities from it;
+//! - on the CPU, f32 operands run the fused kernel of `cpu/attention.rs`, which saves the
+//!   probabilities `[..., Nq, Nk]` (at ViT sequence lengths, reading them back costs less than
+//!   recomputing them);
+//! - everything else (other dtypes, other head widths on a GPU) runs the composite below (matmul,
+//!   softmax statistics, matmul), which writes the formulas out and saves the logsumexp.
 
+use crate::cpu::attention::{self as cpu, AttentionDims};
 use crate::{gpu, DType, Device, Tensor};
 
 /// Panics unless q, k, v are `[..., Nq, d]`, `[..., Nk, d]`, `[..., Nk, d]` with the same batch dims.
@@ -37,11 +43,61 @@ fn probabilities(q: &Tensor, k: &Tensor, scale: f64, lse: Option<&Tensor>) -> (T
     (lse, p)
 }
 
+/// Whether the CPU's fused kernel takes these operands: f32, all on the CPU.
+fn cpu_fused(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
+    [q, k, v].iter().all(|t| t.device() == Device::Cpu && t.dtype() == DType::F32)
+}
+
+/// The kernel's block shape for checked operands: batch dims flattened into `bh`.
+fn cpu_dims(q: &Tensor, k: &Tensor, v: &Tensor) -> AttentionDims {
+    let r = q.rank();
+    let bh = q.dims()[..r - 2].iter().product();
+    AttentionDims { bh, n: q.dim(-2), m: k.dim(-2), d: q.dim(-1), e: v.dim(-1) }
+}
+
+/// A contiguous f32 view's values.
+fn f32s(t: &Tensor) -> &[f32] {
+    t.as_slice::<f32>().expect("a contiguous tensor")
+}
+
+fn cpu_forward(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> (Tensor, Tensor) {
+    let dims = cpu_dims(q, k, v);
+    let (q, k, v) = (q.contiguous(), k.contiguous(), v.contiguous());
+    let mut out = crate::pool::for_overwrite(dims.bh * dims.n * dims.e);
+    let mut probs = crate::pool::for_overwrite(dims.bh * dims.n * dims.m);
+    cpu::attention_forward(f32s(&q), f32s(&k), f32s(&v), dims, scale as f32, &mut out, &mut probs);
+    let batch = &q.dims()[..q.rank() - 2];
+    let shape = |last: [usize; 2]| [batch, &last[..]].concat();
+    (Tensor::from_values(out, shape([dims.n, dims.e])), Tensor::from_values(probs, shape([dims.n, dims.m])))
+}
+
+fn cpu_backward(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    probs: &Tensor,
+    dout: &Tensor,
+    scale: f64,
+) -> (Tensor, Tensor, Tensor) {
+    let dims = cpu_dims(q, k, v);
+    let (qc, kc, vc, pc, dc) = (q.contiguous(), k.contiguous(), v.contiguous(), probs.contiguous(), dout.contiguous());
+    let mut dq = crate::pool::for_overwrite(q.numel());
+    let mut dk = crate::pool::for_overwrite(k.numel());
+    let mut dv = crate::pool::for_overwrite(v.numel());
+    let (q_, k_, v_, p_, d_) = (f32s(&qc), f32s(&kc), f32s(&vc), f32s(&pc), f32s(&dc));
+    cpu::attention_backward(q_, k_, v_, p_, d_, dims, scale as f32, &mut dq, &mut dk, &mut dv);
+    let t = |x, like: &Tensor| Tensor::from_values(x, like.shape().clone());
+    (t(dq, q), t(dk, k), t(dv, v))
+}
+
 impl Tensor {
-    /// Whether [`Tensor::attention_forward`] and [`Tensor::attention_backward`] run the fused GPU
-    /// kernels for these operands: f32, on one GPU, all of one shape `[..., N, d]` (as many keys as
-    /// queries), with a head dimension the kernels are generated for.
+    /// Whether [`Tensor::attention_forward`] and [`Tensor::attention_backward`] run a fused kernel for
+    /// these operands (see the module doc): f32 on the CPU; on a GPU, f32 operands all of one shape
+    /// `[..., N, d]` (as many keys as queries) with a head dimension the kernels are generated for.
     pub fn attention_is_fused(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
+        if cpu_fused(q, k, v) {
+            return true;
+        }
         let Device::Gpu(_) = q.device() else { return false };
         let d = q.dims().last().copied().unwrap_or(0);
         q.rank() >= 2
@@ -50,10 +106,14 @@ impl Tensor {
             && kernels::attention::HEAD_DIMS.contains(&(d as u32))
     }
 
-    /// `softmax(scale q kᵀ) v` over queries `[..., Nq, d]`, keys and values `[..., Nk, d]`, and the
-    /// logsumexp of each row of scaled scores `[..., Nq]` that [`Tensor::attention_backward`] takes.
+    /// `softmax(scale q kᵀ) v` over queries `[..., Nq, d]`, keys and values `[..., Nk, d]`, and what
+    /// [`Tensor::attention_backward`] takes from it: the probabilities `[..., Nq, Nk]` on the CPU's
+    /// fused path, elsewhere the logsumexp of each row of scaled scores `[..., Nq]`.
     pub fn attention_forward(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> (Tensor, Tensor) {
         check_shapes(q, k, v);
+        if cpu_fused(q, k, v) {
+            return cpu_forward(q, k, v, scale);
+        }
         if Tensor::attention_is_fused(q, k, v) {
             return gpu::attention::forward(q, k, v, scale);
         }
@@ -62,18 +122,32 @@ impl Tensor {
     }
 
     /// Gradients (dq, dk, dv) of [`Tensor::attention_forward`]'s output for output gradient `dout`,
-    /// from the forward's output `out` and logsumexp `lse`: with P = exp(scale q kᵀ − lse) and
+    /// from the forward's output `out` and what it saved (`saved`: the probabilities P on the CPU's
+    /// fused path, the logsumexp `lse` elsewhere): with P = exp(scale q kᵀ − lse) and
     /// Δ = rowsum(dout ∘ out), dv = Pᵀ dout, dS = P ∘ (dout vᵀ − Δ), dq = scale dS k, dk = scale dSᵀ q.
     pub fn attention_backward(
         q: &Tensor,
         k: &Tensor,
         v: &Tensor,
         out: &Tensor,
-        lse: &Tensor,
+        saved: &Tensor,
         dout: &Tensor,
         scale: f64,
     ) -> (Tensor, Tensor, Tensor) {
         check_shapes(q, k, v);
+        if cpu_fused(q, k, v) {
+            let want = [&q.dims()[..q.rank() - 1], &[k.dim(-2)][..]].concat();
+            assert!(
+                dout.dims() == q.dims() && saved.dims() == want,
+                "attention_backward: dout {:?} and probabilities {:?} for queries {:?}, keys {:?}",
+                dout.shape(),
+                saved.shape(),
+                q.shape(),
+                k.shape()
+            );
+            return cpu_backward(q, k, v, saved, dout, scale);
+        }
+        let lse = saved;
         assert!(
             out.dims() == q.dims() && dout.dims() == q.dims() && lse.dims() == &q.dims()[..q.rank() - 1],
             "attention_backward: out {:?}, dout {:?}, lse {:?} for queries {:?}",
