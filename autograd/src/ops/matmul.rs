@@ -50,11 +50,28 @@ impl Var {
     }
 
     /// A Linear layer: `x · wᵀ + b` with `w` stored [out, in] as PyTorch stores it.
+    ///
+    /// With a bias, for f32 on the CPU, one op ([`Tensor::linear`], the bias accumulated into the
+    /// GEMM) with the rules of the composite: dx = g·w, dw = gᵀ·x over all rows, db = Σ_rows g.
+    /// Elsewhere (GPU, mixed precision, f64 gradient checks) the composite itself.
     pub fn linear(&self, weight: &Var, bias: Option<&Var>) -> Var {
-        let y = self.matmul(&weight.transpose(0, 1));
-        match bias {
-            Some(b) => y.add(b),
-            None => y,
-        }
+        let cpu_f32 = |v: &Var| v.dtype() == DType::F32 && v.value().device() == Device::Cpu;
+        let Some(b) = bias.filter(|b| [self, weight, b].into_iter().all(cpu_f32) && self.rank() >= 2) else {
+            let y = self.matmul(&weight.transpose(0, 1));
+            return match bias {
+                Some(b) => y.add(b),
+                None => y,
+            };
+        };
+        let (x, w) = (self.value(), weight.value());
+        let y = x.linear(w, b.value());
+        let (keep_w, keep_x) = (self.is_tracked().then(|| w.clone()), weight.is_tracked().then(|| x.clone()));
+        let b_tracked = b.is_tracked();
+        record(y, &[self, weight, b], move |g| {
+            let dx = keep_w.map(|w| g.matmul(&w));
+            let dw = keep_x.map(|x| fold_rows(g).t().matmul(&fold_rows(&x)));
+            let db = b_tracked.then(|| fold_rows(g).sum(&[0], false));
+            vec![dx, dw, db]
+        })
     }
 }

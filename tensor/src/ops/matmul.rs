@@ -9,7 +9,7 @@ use crate::cpu::gemm::{dgemm, sgemm, MatMut, MatRef, Parallelism};
 use crate::dtype::Element;
 use crate::gpu;
 use crate::strided::Walk;
-use crate::{DType, Layout, Shape, Tensor};
+use crate::{DType, Device, Layout, Shape, Tensor};
 
 /// Below this many flops per matrix, a batch runs one matrix per thread instead of splitting each.
 const PER_MATRIX_PARALLEL_FLOPS: usize = 1 << 22;
@@ -97,5 +97,55 @@ impl Tensor {
             DType::F64 => batched::<f64>(self, other, |a, b, c, p| dgemm(1.0, a, b, 0.0, c, p)),
             d => panic!("matmul computes in f32 or f64, but the tensors hold {d} (cast with to_dtype first)"),
         }
+    }
+}
+
+impl Tensor {
+    /// A linear layer's `x · wᵀ + b`: `self` `[..., in]`, `weight` `[out, in]` (PyTorch's layout),
+    /// `bias` `[out]`.
+    ///
+    /// For f32 on the CPU the bias goes into the GEMM: the output starts as the bias repeated on every
+    /// row and the product is accumulated onto it (beta = 1), as BLAS-backed frameworks do, instead of
+    /// a second pass that reads the product back and writes a new tensor. Elsewhere it is
+    /// `matmul` then `add`.
+    pub fn linear(&self, weight: &Tensor, bias: &Tensor) -> Tensor {
+        let fits = self.rank() >= 2 && weight.rank() == 2 && bias.rank() == 1;
+        assert!(
+            fits && weight.dim(1) == self.dim(-1) && bias.dim(0) == weight.dim(0),
+            "linear: x {:?}, weight {:?}, bias {:?} are not [..., in], [out, in], [out]",
+            self.shape(),
+            weight.shape(),
+            bias.shape()
+        );
+        let on_cpu_f32 = [self, weight, bias].iter().all(|t| t.device() == Device::Cpu && t.dtype() == DType::F32);
+        if !on_cpu_f32 {
+            return self.matmul(&weight.t()).add(bias);
+        }
+        let (k, n) = (weight.dim(1), weight.dim(0));
+        let rows: usize = self.dims()[..self.rank() - 1].iter().product();
+        let x = self.reshape([rows, k]);
+        let bias = bias.contiguous();
+        let b = bias.as_slice::<f32>().expect("a contiguous bias");
+        let mut out = crate::pool::for_overwrite(rows * n);
+        if n > 0 {
+            out.par_chunks_mut(n).for_each(|row| row.copy_from_slice(b));
+        }
+        let (xs, ws) = (x.strides(), weight.strides());
+        let a = MatRef { data: x.buffer::<f32>(), offset: x.layout().offset(), rows, cols: k, rs: xs[0], cs: xs[1] };
+        // B = wᵀ, read through w's strides.
+        let w = MatRef {
+            data: weight.buffer::<f32>(),
+            offset: weight.layout().offset(),
+            rows: k,
+            cols: n,
+            rs: ws[1],
+            cs: ws[0],
+        };
+        if rows * n > 0 {
+            sgemm(1.0, a, w, 1.0, MatMut::row_major(&mut out, rows, n), Parallelism::Rayon);
+        }
+        let mut dims = self.dims().to_vec();
+        *dims.last_mut().unwrap() = n;
+        Tensor::from_values(out, Shape::new(dims))
     }
 }
