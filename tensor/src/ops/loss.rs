@@ -1,4 +1,4 @@
-//! Cross-entropy's loss and gradient in one op, for autograd's fused loss on the GPU.
+//! Cross-entropy's loss and gradient in one op, which autograd's loss keeps for its backward.
 
 use crate::{gpu, DType, Device, Tensor};
 
