@@ -156,10 +156,11 @@ mod tests {
         s
     }
 
-    fn temp(name: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("cae-ckpt-{}-{name}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir.join("w.safetensors")
+    /// A fresh folder, removed when the returned guard drops, and the weights file's path in it.
+    fn temp() -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("w.safetensors");
+        (dir, path)
     }
 
     const NAMES: &[(&str, &[usize])] =
@@ -167,7 +168,7 @@ mod tests {
 
     #[test]
     fn round_trip_restores_every_value() {
-        let path = temp("round");
+        let (_dir, path) = temp();
         let a = store(NAMES, 0);
         save_weights(&a, &path).unwrap();
         let b = store(NAMES, 10);
@@ -179,7 +180,7 @@ mod tests {
 
     #[test]
     fn mismatches_are_all_listed_and_nothing_is_applied() {
-        let path = temp("mismatch");
+        let (_dir, path) = temp();
         save_weights(&store(&[("encoder.a.weight", &[2, 3]), ("encoder.extra", &[1])], 0), &path).unwrap();
         let b = store(NAMES, 10);
         let before = b.get("encoder.b").unwrap().value().to_vec::<f32>();
@@ -198,7 +199,7 @@ mod tests {
 
     #[test]
     fn encoder_only_files_load_into_a_full_model() {
-        let path = temp("encoder");
+        let (_dir, path) = temp();
         save_weights(&store(&NAMES[..2], 0), &path).unwrap();
         let b = store(NAMES, 10);
         assert!(load_weights(&b, &path, LoadScope::EncoderOnly).is_ok());
@@ -207,7 +208,7 @@ mod tests {
 
     #[test]
     fn damaged_files_are_rejected_with_the_path() {
-        let path = temp("damaged");
+        let (_dir, path) = temp();
         save_weights(&store(NAMES, 0), &path).unwrap();
         let bytes = std::fs::read(&path).unwrap();
         std::fs::write(&path, &bytes[..bytes.len() - 7]).unwrap();
