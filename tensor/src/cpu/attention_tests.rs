@@ -48,9 +48,11 @@ fn run(dm: AttentionDims, scale: f32) -> [Vec<f32>; 5] {
     let (q, k, v) = (data(bh * n * d, 1), data(bh * m * d, 2), data(bh * m * e, 3));
     let dout = data(bh * n * e, 4);
     let (mut out, mut probs) = (vec![f32::NAN; bh * n * e], vec![f32::NAN; bh * n * m]);
-    attention_forward(&q, &k, &v, dm, scale, &mut out, &mut probs);
+    let (qb, kb, vb) = (Blocks::dense(&q, bh, n, d), Blocks::dense(&k, bh, m, d), Blocks::dense(&v, bh, m, e));
+    attention_forward(&qb, &kb, &vb, dm, scale, &mut out, &mut probs);
     let (mut dq, mut dk, mut dv) = (vec![f32::NAN; q.len()], vec![f32::NAN; k.len()], vec![f32::NAN; v.len()]);
-    attention_backward(&q, &k, &v, &probs, &dout, dm, scale, &mut dq, &mut dk, &mut dv);
+    let db = Blocks::dense(&dout, bh, n, e);
+    attention_backward(&qb, &kb, &vb, &probs, &db, dm, scale, &mut dq, &mut dk, &mut dv);
     [out, probs, dq, dk, dv]
 }
 
@@ -114,10 +116,68 @@ fn empty_sides_give_zeros_not_garbage() {
     assert!(out.is_empty() && dk.iter().chain(&dv).all(|&x| x == 0.0), "no queries: zero dk and dv");
 }
 
+/// Dense `[count, rows, cols]` values laid out as a ViT's heads are: `[rows, count, cols]` in memory
+/// with a gap of `pad` unused values after each row of `count · cols` (like q inside `[N, 3, H, d]`).
+fn interleaved(dense: &[f32], count: usize, rows: usize, cols: usize, pad: usize) -> (Vec<f32>, usize) {
+    let rs = count * cols + pad;
+    let mut mem = vec![f32::NAN; rows * rs];
+    for b in 0..count {
+        for r in 0..rows {
+            for c in 0..cols {
+                mem[r * rs + b * cols + c] = dense[(b * rows + r) * cols + c];
+            }
+        }
+    }
+    (mem, rs)
+}
+
 #[test]
-#[should_panic(expected = "attention_forward: k has 10 elements")]
-fn wrong_lengths_are_named() {
+fn strided_inputs_give_the_dense_results_bit_for_bit() {
+    let dm = AttentionDims { bh: 6, n: 11, m: 13, d: 8, e: 5 };
+    let AttentionDims { bh, n, m, d, e } = dm;
+    let (q, k, v, dout) = (data(bh * n * d, 1), data(bh * m * d, 2), data(bh * m * e, 3), data(bh * n * e, 4));
+    let strided = |x: &[f32], rows: usize, cols: usize, pad: usize| {
+        let (mem, rs) = interleaved(x, bh, rows, cols, pad);
+        (mem, (0..bh).map(|b| b * cols).collect::<Vec<_>>(), rs)
+    };
+    let (qm, qo, qrs) = strided(&q, n, d, 3);
+    let (km, ko, krs) = strided(&k, m, d, 0);
+    let (vm, vo, vrs) = strided(&v, m, e, 7);
+    let (dm_, dout_o, drs) = strided(&dout, n, e, 1);
+    let view = |data, offsets, rows, cols, rs| Blocks { data, offsets, rows, cols, rs, cs: 1 };
+    let (qb, kb, vb) = (view(&qm, qo, n, d, qrs), view(&km, ko, m, d, krs), view(&vm, vo, m, e, vrs));
+    let db = view(&dm_, dout_o, n, e, drs);
+    let (mut out, mut probs) = (vec![f32::NAN; bh * n * e], vec![f32::NAN; bh * n * m]);
+    attention_forward(&qb, &kb, &vb, dm, 0.4, &mut out, &mut probs);
+    let (mut dq, mut dk, mut dv) = (vec![f32::NAN; q.len()], vec![f32::NAN; k.len()], vec![f32::NAN; v.len()]);
+    attention_backward(&qb, &kb, &vb, &probs, &db, dm, 0.4, &mut dq, &mut dk, &mut dv);
+    let dense = run(dm, 0.4);
+    for (name, got, want) in
+        [("out", &out, &dense[0]), ("dq", &dq, &dense[2]), ("dk", &dk, &dense[3]), ("dv", &dv, &dense[4])]
+    {
+        let same = got.iter().zip(want.iter()).all(|(a, b)| a.to_bits() == b.to_bits());
+        assert!(same, "{name} differs between strided and dense inputs");
+    }
+}
+
+#[test]
+#[should_panic(expected = "attention_forward: k holds 1 blocks of 2×4")]
+fn wrong_shapes_are_named() {
     let dm = AttentionDims { bh: 1, n: 2, m: 3, d: 4, e: 4 };
     let (mut out, mut p) = (vec![0.0; 8], vec![0.0; 6]);
-    attention_forward(&[0.0; 8], &[0.0; 10], &[0.0; 12], dm, 1.0, &mut out, &mut p);
+    let (q, k, v) = ([0.0; 8], [0.0; 8], [0.0; 12]);
+    let (qb, kb, vb) = (Blocks::dense(&q, 1, 2, 4), Blocks::dense(&k, 1, 2, 4), Blocks::dense(&v, 1, 3, 4));
+    attention_forward(&qb, &kb, &vb, dm, 1.0, &mut out, &mut p);
+}
+
+#[test]
+#[should_panic(expected = "reaches past its slice of length 8")]
+fn a_block_past_the_end_of_its_buffer_panics() {
+    let dm = AttentionDims { bh: 2, n: 2, m: 2, d: 2, e: 2 };
+    let (mut out, mut p) = (vec![0.0; 8], vec![0.0; 8]);
+    let x = [0.5f32; 8];
+    let mut q = Blocks::dense(&x, 2, 2, 2);
+    q.offsets[1] = 6; // rows 6..10 of an 8-value buffer
+    let kv = Blocks::dense(&x, 2, 2, 2);
+    attention_forward(&q, &kv, &kv, dm, 1.0, &mut out, &mut p);
 }

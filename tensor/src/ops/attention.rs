@@ -60,12 +60,24 @@ fn f32s(t: &Tensor) -> &[f32] {
     t.as_slice::<f32>().expect("a contiguous tensor")
 }
 
+/// The matrices of an f32 CPU tensor `[..., rows, cols]` where they lie, one per index of the
+/// leading axes (row-major over them), without copying.
+fn blocks(t: &Tensor) -> cpu::Blocks<'_> {
+    let (r, layout) = (t.rank(), t.layout());
+    let (batch, strides) = (&t.dims()[..r - 2], &layout.strides()[..r - 2]);
+    let mut offsets = vec![layout.offset()];
+    for (&size, &stride) in batch.iter().zip(strides) {
+        offsets = offsets.iter().flat_map(|&o| (0..size).map(move |i| o + i * stride)).collect();
+    }
+    let (rs, cs) = (layout.strides()[r - 2], layout.strides()[r - 1]);
+    cpu::Blocks { data: t.buffer::<f32>(), offsets, rows: t.dim(-2), cols: t.dim(-1), rs, cs }
+}
+
 fn cpu_forward(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> (Tensor, Tensor) {
     let dims = cpu_dims(q, k, v);
-    let (q, k, v) = (q.contiguous(), k.contiguous(), v.contiguous());
     let mut out = crate::pool::for_overwrite(dims.bh * dims.n * dims.e);
     let mut probs = crate::pool::for_overwrite(dims.bh * dims.n * dims.m);
-    cpu::attention_forward(f32s(&q), f32s(&k), f32s(&v), dims, scale as f32, &mut out, &mut probs);
+    cpu::attention_forward(&blocks(q), &blocks(k), &blocks(v), dims, scale as f32, &mut out, &mut probs);
     let batch = &q.dims()[..q.rank() - 2];
     let shape = |last: [usize; 2]| [batch, &last[..]].concat();
     (Tensor::from_values(out, shape([dims.n, dims.e])), Tensor::from_values(probs, shape([dims.n, dims.m])))
@@ -80,12 +92,12 @@ fn cpu_backward(
     scale: f64,
 ) -> (Tensor, Tensor, Tensor) {
     let dims = cpu_dims(q, k, v);
-    let (qc, kc, vc, pc, dc) = (q.contiguous(), k.contiguous(), v.contiguous(), probs.contiguous(), dout.contiguous());
+    let pc = probs.contiguous();
     let mut dq = crate::pool::for_overwrite(q.numel());
     let mut dk = crate::pool::for_overwrite(k.numel());
     let mut dv = crate::pool::for_overwrite(v.numel());
-    let (q_, k_, v_, p_, d_) = (f32s(&qc), f32s(&kc), f32s(&vc), f32s(&pc), f32s(&dc));
-    cpu::attention_backward(q_, k_, v_, p_, d_, dims, scale as f32, &mut dq, &mut dk, &mut dv);
+    let (q_, k_, v_, d_) = (blocks(q), blocks(k), blocks(v), blocks(dout));
+    cpu::attention_backward(&q_, &k_, &v_, f32s(&pc), &d_, dims, scale as f32, &mut dq, &mut dk, &mut dv);
     let t = |x, like: &Tensor| Tensor::from_values(x, like.shape().clone());
     (t(dq, q), t(dk, k), t(dv, v))
 }
