@@ -91,6 +91,13 @@ impl<'a> Blocks<'a> {
     }
 }
 
+/// Checks q `n × d`, k `m × d` and v `m × e`, `bh` blocks each.
+fn check_qkv(what: &str, q: &Blocks, k: &Blocks, v: &Blocks, dims: &AttentionDims) {
+    q.check(what, "q", dims, dims.n, dims.d);
+    k.check(what, "k", dims, dims.m, dims.d);
+    v.check(what, "v", dims, dims.m, dims.e);
+}
+
 /// A dense row-major block `i` of `rows × cols` in `x`.
 fn block(x: &[f32], i: usize, rows: usize, cols: usize) -> MatRef<'_, f32> {
     MatRef { data: x, offset: i * rows * cols, rows, cols, rs: cols, cs: 1 }
@@ -107,11 +114,9 @@ pub fn attention_forward(
     out: &mut [f32],
     probs: &mut [f32],
 ) {
-    let AttentionDims { bh, n, m, d, e } = dims;
+    let AttentionDims { bh, n, m, e, .. } = dims;
     let what = "attention_forward";
-    q.check(what, "q", &dims, n, d);
-    k.check(what, "k", &dims, m, d);
-    v.check(what, "v", &dims, m, e);
+    check_qkv(what, q, k, v, &dims);
     dims.check(what, &[("out", out.len(), bh * n * e), ("probs", probs.len(), bh * n * m)]);
     if m == 0 {
         out.fill(0.0); // no keys: every output is an empty sum
@@ -148,9 +153,7 @@ pub fn attention_backward(
 ) {
     let AttentionDims { bh, n, m, d, e } = dims;
     let what = "attention_backward";
-    q.check(what, "q", &dims, n, d);
-    k.check(what, "k", &dims, m, d);
-    v.check(what, "v", &dims, m, e);
+    check_qkv(what, q, k, v, &dims);
     dout.check(what, "dout", &dims, n, e);
     dims.check(
         what,
