@@ -2,20 +2,10 @@
 //! `cuda` feature): every op that has a GPU kernel gives the CPU's answer, on awkward small shapes and
 //! on views (transposed, narrowed, broadcast); ops without one panic naming themselves.
 
-use tensor::gpu::{select, GpuBackend};
+mod common;
+
+use common::{randn, select_gpu as gpu};
 use tensor::{AdamWStep, BinaryOp, CmpOp, DType, Device, ReduceOp, Tensor, UnaryOp};
-
-/// GPU 0, on the interpreter unless `CAE_GPU=cuda` asks for the real device.
-fn gpu() -> Device {
-    let backend =
-        if std::env::var("CAE_GPU").as_deref() == Ok("cuda") { GpuBackend::Cuda } else { GpuBackend::Interpreter };
-    select(backend).expect("one backend for the whole test binary");
-    Device::Gpu(0)
-}
-
-fn randn(dims: &[usize], seed: u64) -> Tensor {
-    Tensor::randn(dims.to_vec(), 0.0, 1.0, DType::F32, seed)
-}
 
 /// `got` is on the GPU and matches `want` (on the CPU) in shape and, elementwise, within
 /// `atol + rtol |want|` (NaN matches NaN).

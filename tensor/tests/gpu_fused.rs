@@ -2,23 +2,19 @@
 //! AdamW, cross-entropy with its gradient, flash attention forward and backward (and the composite it
 //! falls back to), and the caching allocator under all of them.
 
+mod common;
+
 use std::sync::{Mutex, MutexGuard};
 
-use tensor::gpu::{empty_cache, pool_stats, select, GpuBackend};
+use common::{randn, select_gpu};
+use tensor::gpu::{empty_cache, pool_stats};
 use tensor::{AdamWParam, AdamWStep, DType, Device, Tensor};
 
 /// GPU 0, and a lock held for the test: the pool test counts what the whole device allocates.
 fn gpu() -> (Device, MutexGuard<'static, ()>) {
     static SERIAL: Mutex<()> = Mutex::new(());
     let serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    let backend =
-        if std::env::var("CAE_GPU").as_deref() == Ok("cuda") { GpuBackend::Cuda } else { GpuBackend::Interpreter };
-    select(backend).expect("one backend for the whole test binary");
-    (Device::Gpu(0), serial)
-}
-
-fn randn(dims: &[usize], seed: u64) -> Tensor {
-    Tensor::randn(dims.to_vec(), 0.0, 1.0, DType::F32, seed)
+    (select_gpu(), serial)
 }
 
 /// `got` (on the GPU) matches `want` (on the CPU) in shape and within `atol + rtol |want|` elementwise.
