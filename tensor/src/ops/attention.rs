@@ -11,7 +11,8 @@
 //!   softmax statistics, matmul), which writes the formulas out and saves the logsumexp.
 
 use crate::cpu::attention::{self as cpu, AttentionDims};
-use crate::{gpu, DType, Device, Tensor};
+use crate::strided::Walk;
+use crate::{gpu, DType, Device, Layout, Shape, Tensor};
 
 /// Panics unless q, k, v are `[..., Nq, d]`, `[..., Nk, d]`, `[..., Nk, d]` with the same batch dims.
 fn check_shapes(q: &Tensor, k: &Tensor, v: &Tensor) {
@@ -64,11 +65,11 @@ fn f32s(t: &Tensor) -> &[f32] {
 /// leading axes (row-major over them), without copying.
 fn blocks(t: &Tensor) -> cpu::Blocks<'_> {
     let (r, layout) = (t.rank(), t.layout());
-    let (batch, strides) = (&t.dims()[..r - 2], &layout.strides()[..r - 2]);
-    let mut offsets = vec![layout.offset()];
-    for (&size, &stride) in batch.iter().zip(strides) {
-        offsets = offsets.iter().flat_map(|&o| (0..size).map(move |i| o + i * stride)).collect();
-    }
+    let (batch, strides) = (Shape::new(&t.dims()[..r - 2]), layout.strides()[..r - 2].to_vec());
+    let count = batch.numel();
+    // Element i of the batch axes alone is where matrix i starts (as in batched matmul).
+    let starts = Walk::new(&Layout::new(batch, strides, layout.offset()));
+    let offsets = (0..count).map(|i| starts.element_start(i)).collect();
     let (rs, cs) = (layout.strides()[r - 2], layout.strides()[r - 1]);
     cpu::Blocks { data: t.buffer::<f32>(), offsets, rows: t.dim(-2), cols: t.dim(-1), rs, cs }
 }
