@@ -215,6 +215,10 @@ fn bench_sgemm(cr: &mut Criterion) {
 /// Without criterion: the peers take turns, one run each per round, and each keeps its best time.
 /// On a machine shared with other work this is the steadiest comparison. Shapes can be picked with
 /// SGEMM_BENCH_SHAPES=name,name (e.g. `512,small.fc1.fwd`).
+///
+/// Besides the best times it prints, for each peer, the median over rounds of the speed ratio
+/// ours/peer within the round (`paired`): the two runs of a round are back to back, so a slow spell
+/// of the machine mostly hits both, where the best-of figures compare runs from different moments.
 fn quick(rounds: usize, peak: f64) {
     let pick = std::env::var("SGEMM_BENCH_SHAPES").ok();
     let only = std::env::var("SGEMM_BENCH_PEERS").ok();
@@ -225,36 +229,50 @@ fn quick(rounds: usize, peak: f64) {
     unsafe { openblas_set_num_threads(threads as c_int) };
     let peak = peak * threads as f64 / THREADS as f64;
     println!("quick mode: {threads} thread(s), best of {rounds} interleaved runs, GFLOP/s and % of peak");
+    let peers = ["ours", "openblas", "gemm"];
+    let runs = |peer: &str| only.as_ref().is_none_or(|o| o.split(',').any(|w| w == peer));
     for s in shapes().into_iter().filter(|s| wanted(&s.name)) {
         let (a, b) = (vec![0.25f32; s.m * s.k], vec![0.5f32; s.k * s.n]);
         let mut c = vec![0.0f32; s.m * s.n];
-        let peers = ["ours", "openblas", "gemm"];
-        let mut best = [f64::INFINITY; 3];
+        let mut times: [Vec<f64>; 3] = Default::default();
         for _ in 0..rounds {
             for (p, peer) in peers.iter().enumerate() {
-                if only.as_ref().is_some_and(|o| !o.split(',').any(|w| w == *peer)) {
+                if !runs(peer) {
                     continue;
                 }
                 // One thread: count only the time this thread ran (the machine may be shared).
                 let (t, cpu) = (Instant::now(), thread_cpu_seconds());
                 run_peer(peer, &s, &a, &b, &mut c);
                 let took = if threads == 1 { thread_cpu_seconds() - cpu } else { t.elapsed().as_secs_f64() };
-                best[p] = best[p].min(took);
+                times[p].push(took);
             }
         }
+        let best = times.each_ref().map(|t| t.iter().copied().fold(f64::INFINITY, f64::min));
         let g: Vec<String> = best
             .iter()
             .map(|t| format!("{:7.1} ({:4.1}%)", s.flops() / t / 1e9, 100.0 * s.flops() / t / peak))
             .collect();
+        let paired: Vec<String> = (1..3)
+            .filter(|&p| runs(peers[p]) && runs("ours"))
+            .map(|p| format!("{} {:.3}", peers[p], median_ratio(&times[p], &times[0])))
+            .collect();
         println!(
-            "{:<16} ours {}  openblas {}  gemm {}  ours/best {:.3}",
+            "{:<16} ours {}  openblas {}  gemm {}  ours/best {:.3}  paired: {}",
             s.name,
             g[0],
             g[1],
             g[2],
-            best[1].min(best[2]) / best[0]
+            best[1].min(best[2]) / best[0],
+            paired.join(", ")
         );
     }
+}
+
+/// The median over rounds of `num[r] / den[r]`.
+fn median_ratio(num: &[f64], den: &[f64]) -> f64 {
+    let mut r: Vec<f64> = num.iter().zip(den).map(|(n, d)| n / d).collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
 }
 
 /// CPU time of the calling thread, in seconds (Linux `CLOCK_THREAD_CPUTIME_ID`).

@@ -48,17 +48,27 @@ pub(super) struct KernelSpec {
     pub pack_b: PackFn,
 }
 
-// AVX-512 (kernel_avx512.rs). KC·NR·4 = 36 KiB of B sliver in a 48 KiB L1. KC is twice BLIS's 384
+// AVX-512 (kernel_avx512.rs), two tile shapes of 24 accumulators each. The tall one, 64 × 6, loads
+// 4 A vectors and 6 broadcasts per 24 FMAs, against 2 + 12 for 32 × 12, and ran 5–10% faster on a
+// 2-core Sapphire Rapids (sgemm bench, paired rounds against the `gemm` crate, e.g. small.fc2.fwd
+// 0.88 → 1.00 and 1024 0.94 → 1.04 of `gemm`'s speed). It pads rows to 64, though: the driver takes
+// it only where that costs no more padding than 32 would (see `spec`); 32 × 12 covers the rest, such
+// as attention's P·V with 32 rows per head, which the tall tile ran at half speed.
+//
+// KC·NR·4 = 36 KiB (32 × 12) or 18 KiB (64 × 6) of B sliver in a 48 KiB L1. KC is twice BLIS's 384
 // because the C tile is loaded and stored once per KC pass: at K = 1536 (fc2 forward, fc1's dX) four
 // passes over a C block that does not fit L2 cost 4–7% of single-core speed (sgemm bench, 1 thread:
-// small.fc1.dx 147 → 154 GFLOP/s, square sizes unchanged). MC·KC·4 = 1.4 MiB of packed A in a 2 MiB
-// L2 (Sapphire Rapids; MC = 320, which would suit a 1 MiB L2, measured the same here).
+// small.fc1.dx 147 → 154 GFLOP/s, square sizes unchanged). MC·KC·4 ≈ 1.4 MiB of packed A in a 2 MiB
+// L2 (Sapphire Rapids; MC = 320, which would suit a 1 MiB L2, measured the same on Zen 5).
 // KC·NC·4 = 9 MiB of packed B in L3.
 const AVX512_MR: usize = 32; // rows per micro-tile: 2 zmm
 const AVX512_NR: usize = 12; // columns per micro-tile: 12 broadcasts, 24 accumulators
 const AVX512_KC: usize = 768;
 const AVX512_MC: usize = 480; // a multiple of MR
 const AVX512_NC: usize = 3072; // a multiple of NR
+const AVX512_TALL_MR: usize = 64; // 4 zmm
+const AVX512_TALL_NR: usize = 6; // 6 broadcasts, 24 accumulators
+const AVX512_TALL_MC: usize = 448; // a multiple of 64
 
 // AVX2 (kernel_avx2.rs): same reasoning, smaller tile. KC·NR·4 = 9 KiB in L1; MC·KC·4 = 504 KiB in L2.
 const AVX2_MR: usize = 16; // 2 ymm
@@ -75,7 +85,15 @@ const PORTABLE_MC: usize = 128;
 const PORTABLE_NC: usize = 2048;
 
 /// The largest `MR × NR` of any kernel: the size of the scratch tile used for edge tiles.
-pub(super) const MAX_TILE: usize = AVX512_MR * AVX512_NR;
+pub(super) const MAX_TILE: usize = max(AVX512_MR * AVX512_NR, AVX512_TALL_MR * AVX512_TALL_NR);
+
+const fn max(a: usize, b: usize) -> usize {
+    if a > b {
+        a
+    } else {
+        b
+    }
+}
 
 #[cfg(target_arch = "x86_64")]
 static AVX512: KernelSpec = KernelSpec {
@@ -88,6 +106,19 @@ static AVX512: KernelSpec = KernelSpec {
     kernel_direct_b: Some(kernel_avx512::kernel_direct_b::<{ AVX512_MR / 16 }, AVX512_NR>),
     pack_a: pack::pack_avx::<AVX512_MR>,
     pack_b: pack::pack_avx::<AVX512_NR>,
+};
+
+#[cfg(target_arch = "x86_64")]
+static AVX512_TALL: KernelSpec = KernelSpec {
+    mr: AVX512_TALL_MR,
+    nr: AVX512_TALL_NR,
+    mc: AVX512_TALL_MC,
+    kc: AVX512_KC,
+    nc: AVX512_NC,
+    kernel: kernel_avx512::kernel::<{ AVX512_TALL_MR / 16 }, AVX512_TALL_NR>,
+    kernel_direct_b: Some(kernel_avx512::kernel_direct_b::<{ AVX512_TALL_MR / 16 }, AVX512_TALL_NR>),
+    pack_a: pack::pack_avx::<AVX512_TALL_MR>,
+    pack_b: pack::pack_avx::<AVX512_TALL_NR>,
 };
 
 #[cfg(target_arch = "x86_64")]
@@ -115,13 +146,31 @@ static PORTABLE: KernelSpec = KernelSpec {
     pack_b: pack::pack_scalar::<PORTABLE_NR>,
 };
 
-/// The kernel family's shapes and block sizes.
-pub(super) fn spec(kernel: Kernel) -> &'static KernelSpec {
+/// The shapes and block sizes the kernel family uses for a product with `m` rows (after the driver
+/// has oriented it).
+pub(super) fn spec(kernel: Kernel, m: usize) -> &'static KernelSpec {
     match kernel {
+        #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 if m.next_multiple_of(AVX512_TALL_MR) == m.next_multiple_of(AVX512_MR) => &AVX512_TALL,
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => &AVX512,
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx2Fma => &AVX2,
         _ => &PORTABLE,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{spec, Kernel};
+
+    #[test]
+    fn avx512_takes_the_tall_tile_only_where_it_pads_no_more_rows() {
+        let mr = |m| spec(Kernel::Avx512, m).mr;
+        // Attention's per-head products (32 or 197 rows) keep 32-row tiles...
+        assert_eq!([mr(1), mr(32), mr(96), mr(197)], [32; 4]);
+        // ...the linear layers' widths, and any row count that 64 pads as little as 32, take 64.
+        assert_eq!([mr(33), mr(64), mr(384), mr(1000), mr(1152), mr(3072)], [64; 6]);
+        assert_eq!(spec(Kernel::Avx2Fma, 1024).mr, 16);
     }
 }

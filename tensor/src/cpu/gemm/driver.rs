@@ -20,6 +20,15 @@ use super::{MatMut, MatRef};
 /// one AVX-512 core, the same order as waking the pool and joining it twice per pass.
 const PAR_MIN_MACS: usize = 1 << 21;
 
+/// Reading B in place pays off only in deep passes: each of a sliver's `NR` source rows is then a
+/// run of `kc` floats that the hardware prefetchers can follow, where a packed sliver is one
+/// contiguous run. Measured on 2 threads against the `gemm` crate (sgemm bench, paired rounds): in
+/// place won on small.fc1.dx and small.fc2.fwd (kc 768: 0.98 and 1.00 against 0.87 and 0.91 of
+/// `gemm`'s speed) and small.qkv.dx (kc 576), and lost on the kc = 384 forward products (qkv, fc1:
+/// 0.95 and 0.93 against 1.00 and 1.02) and on N = 1024 (kc 512). On Zen 5, single-core, in place
+/// had won 12–16% on the two kc = 768 products and tied elsewhere.
+const DIRECT_B_MIN_KC: usize = 512;
+
 thread_local! {
     /// Packed-B block of the GEMMs this thread drives (kept between calls: no page faults per call).
     static B_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
@@ -84,6 +93,11 @@ impl Problem {
         }
     }
 
+    /// Rows of C as the kernel sees it (after any turn-around).
+    pub fn rows(&self) -> usize {
+        self.m
+    }
+
     fn transposed(self) -> Problem {
         Problem {
             m: self.n,
@@ -106,9 +120,9 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
     let bp = bbuf.get(kc * nc.next_multiple_of(spec.nr));
     let states: Vec<AtomicU8> = (0..nc.div_ceil(spec.nr)).map(|_| AtomicU8::default()).collect();
     // A B with unit stride along k is read in place where the kernel family can (full slivers
-    // only: a ragged last sliver is still packed, zero-padded). Measured single-core: +12–16% on
-    // small.fc1.dx and small.fc2.fwd, the same elsewhere (sgemm bench).
-    let direct_b = spec.kernel_direct_b.filter(|_| p.b.rs == 1).map(|_| p.b.cs);
+    // only: a ragged last sliver is still packed, zero-padded), in passes deeper than
+    // `DIRECT_B_MIN_KC` (see there).
+    let direct_b = spec.kernel_direct_b.filter(|_| p.b.rs == 1 && kc > DIRECT_B_MIN_KC).map(|_| p.b.cs);
     for jc in (0..p.n).step_by(nc) {
         let ncur = nc.min(p.n - jc);
         let panels = ncur.div_ceil(spec.nr);

@@ -1,10 +1,11 @@
 //! The AVX-512 micro-kernel: an `MR × NR` tile of C held in zmm registers.
 //!
 //! Each k step loads `MR/16` zmm of the A sliver, broadcasts each of the `NR` values of the B sliver
-//! and issues `MR/16 · NR` FMAs. With 32 zmm registers, `MR = 32, NR = 12` keeps 24 accumulators,
-//! 2 A vectors and a broadcast live: 24 independent FMA chains cover the two FMA ports' latency
-//! (2 ports × 4 cycles = 8 chains needed) three times over, and the 14 loads per 24 FMAs stay well
-//! under the two load ports' rate.
+//! and issues `MR/16 · NR` FMAs. The driver uses two shapes that fit the 32 zmm registers with 24
+//! accumulators: `MR = 64, NR = 6` (4 A vectors and a broadcast live; 10 loads per 24 FMAs) and
+//! `MR = 32, NR = 12` (2 A vectors; 14 loads) for row counts that 64 would pad too much (see
+//! `blocking.rs`). 24 independent FMA chains cover the two FMA ports' latency (2 ports × 4 cycles =
+//! 8 chains needed) three times over.
 #![cfg(target_arch = "x86_64")]
 // Register tiles read best indexed like the math: acc[j][v] += a[v] · b[j].
 #![allow(clippy::needless_range_loop)]

@@ -169,7 +169,7 @@ pub fn sgemm_with(
         return;
     }
     let problem = driver::Problem::new(alpha, &a, &b, beta, c);
-    driver::run(blocking::spec(kernel), problem, par == Parallelism::Rayon);
+    driver::run(blocking::spec(kernel, problem.rows()), problem, par == Parallelism::Rayon);
 }
 
 /// C ← beta·C, where beta = 0 writes zeros without reading C (what a GEMM with k = 0 or alpha = 0 does).

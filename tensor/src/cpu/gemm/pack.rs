@@ -8,7 +8,7 @@
 //! Two layouts are common and get a fast path each:
 //! - unit row stride (`X` column-major): each step is a contiguous copy of `W` floats;
 //! - unit column stride (`X` row-major): rows are contiguous along k, so the copy is a transpose,
-//!   done 8×8 at a time in AVX registers.
+//!   done 8×8 at a time in AVX registers (fewer rows at the end of a sliver repeat the last one).
 //!
 //! Anything else takes the plain element-by-element loop.
 
@@ -121,30 +121,16 @@ pub(super) unsafe fn pack_avx<const W: usize>(x: Strided, rows: usize, kc: usize
 #[cfg(target_arch = "x86_64")]
 const TRANSPOSE_PREFETCH: usize = 64;
 
-/// Packs one sliver whose rows are contiguous along k: 8 rows × 8 steps per register transpose, 4-row
-/// groups through the same transpose (upper half ignored), leftovers element by element.
+/// Packs one sliver whose rows are contiguous along k: up to 8 rows × 8 steps per register
+/// transpose (a group of fewer rows repeats its last row and stores only its own lanes, so a 6-wide
+/// sliver costs two transposes, not one and a scalar loop), the last `kc % 8` steps element by element.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn transpose_sliver<const W: usize>(x: Strided, h: usize, kc: usize, dst: *mut f32) {
     use std::arch::x86_64::*;
     let k8 = kc / 8 * 8;
-    let mut i = 0;
-    while i < h {
-        let group = if h - i >= 8 {
-            8
-        } else if h - i >= 4 {
-            4
-        } else {
-            h - i
-        };
-        if group < 4 {
-            for r in i..W {
-                for p in 0..kc {
-                    *dst.add(p * W + r) = if r < h { *x.ptr.add(r * x.rs + p) } else { 0.0 };
-                }
-            }
-            return;
-        }
+    for i in (0..h).step_by(8) {
+        let group = 8.min(h - i);
         let row = |r: usize| x.ptr.add((i + r.min(group - 1)) * x.rs);
         let rows: [*const f32; 8] = [row(0), row(1), row(2), row(3), row(4), row(5), row(6), row(7)];
         let mut p = 0;
@@ -158,12 +144,7 @@ unsafe fn transpose_sliver<const W: usize>(x: Strided, h: usize, kc: usize, dst:
             }
             let t = transpose8(std::array::from_fn(|r| _mm256_loadu_ps(rows[r].add(p))));
             for (c, v) in t.iter().enumerate() {
-                let d = dst.add((p + c) * W + i);
-                if group == 8 {
-                    _mm256_storeu_ps(d, *v);
-                } else {
-                    _mm_storeu_ps(d, _mm256_castps256_ps128(*v));
-                }
+                store_lanes(dst.add((p + c) * W + i), *v, group);
             }
             p += 8;
         }
@@ -172,13 +153,35 @@ unsafe fn transpose_sliver<const W: usize>(x: Strided, h: usize, kc: usize, dst:
                 *dst.add(p * W + i + r) = *src.add(p);
             }
         }
-        i += group;
     }
-    // Zero padding of the rows past `h` (only reached when `h` is a multiple of 4).
+    // Zero padding of the rows past `h`.
     for p in 0..kc {
         for r in h..W {
             *dst.add(p * W + r) = 0.0;
         }
+    }
+}
+
+/// Stores the first `count` (1..=8) lanes of `v` at `d`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn store_lanes(d: *mut f32, v: std::arch::x86_64::__m256, count: usize) {
+    use std::arch::x86_64::*;
+    if count == 8 {
+        return _mm256_storeu_ps(d, v);
+    }
+    let (mut rest, mut at) = (_mm256_castps256_ps128(v), 0);
+    if count >= 4 {
+        _mm_storeu_ps(d, rest);
+        (rest, at) = (_mm256_extractf128_ps::<1>(v), 4);
+    }
+    if count - at >= 2 {
+        _mm_store_sd(d.add(at) as *mut f64, _mm_castps_pd(rest));
+        (rest, at) = (_mm_movehl_ps(rest, rest), at + 2);
+    }
+    if count > at {
+        _mm_store_ss(d.add(at), rest);
     }
 }
 
