@@ -1,24 +1,28 @@
 //! The blocked loop nest around the micro-kernel (see the module doc of `gemm`) and its thread split.
 //!
-//! Threads: for each `(jc, pc)` pass the packed B block is shared; each sliver is packed by the first
-//! thread that needs it (`bblock.rs`), and the `m × NC` tile grid is cut into a few tiles per thread
-//! that the threads claim one at a time (`Plan`), so an unequal or busy core ends up doing less.
-//! Cutting along m is preferred: each tile then packs only its own rows of A and nothing is packed
-//! twice. Cutting along n is used where m has too few slivers to go round.
+//! Threads: for each `(jc, pc)` pass the packed A and B blocks are shared; each sliver is packed by
+//! the first thread that needs it (`shared.rs`), and the `m × NC` tile grid is cut into a few tiles
+//! per thread that the threads claim one at a time (`Plan`), so an unequal or busy core ends up
+//! doing less.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use super::bblock::SharedB;
 use super::blocking::{KernelSpec, MAX_TILE};
 use super::pack::{AlignedBuf, Strided};
+use super::shared::SharedPanels;
 use super::{MatMut, MatRef};
 
 /// Below this many multiply-adds (m·n·k) a GEMM stays on the calling thread: 2^21 MACs take ~10 µs on
 /// one AVX-512 core, the same order as waking the pool and joining it twice per pass.
 const PAR_MIN_MACS: usize = 1 << 21;
+
+/// Rows of A packed together in one pass at most: bounds the shared A buffer at `MAX_GROUP_ROWS · KC`
+/// floats (12 MiB with the AVX-512 sizes) whatever m is. Taller products run in groups of rows, each
+/// packing B again.
+const MAX_GROUP_ROWS: usize = 4096;
 
 /// Reading B in place pays off only in deep passes: each of a sliver's `NR` source rows is then a
 /// run of `kc` floats that the hardware prefetchers can follow, where a packed sliver is one
@@ -30,10 +34,9 @@ const PAR_MIN_MACS: usize = 1 << 21;
 const DIRECT_B_MIN_KC: usize = 512;
 
 thread_local! {
-    /// Packed-B block of the GEMMs this thread drives (kept between calls: no page faults per call).
-    static B_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
-    /// Packed-A block of the tasks this thread runs.
+    /// Packed blocks of the GEMMs this thread drives (kept between calls: no page faults per call).
     static A_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
+    static B_BUF: RefCell<AlignedBuf> = RefCell::new(AlignedBuf::default());
 }
 
 /// The output matrix as a raw pointer plus strides.
@@ -116,9 +119,11 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
     let threads = if par && macs >= PAR_MIN_MACS { rayon::current_num_threads().max(1) } else { 1 };
     let nc = even_block(p.n, spec.nc, spec.nr);
     let kc = even_block(p.k, spec.kc, 1);
-    let mut bbuf = B_BUF.with(|b| b.take());
-    let bp = bbuf.get(kc * nc.next_multiple_of(spec.nr));
-    let states: Vec<AtomicU8> = (0..nc.div_ceil(spec.nr)).map(|_| AtomicU8::default()).collect();
+    let mg = even_block(p.m, MAX_GROUP_ROWS, spec.mr);
+    let (mut abuf, mut bbuf) = (A_BUF.with(|b| b.take()), B_BUF.with(|b| b.take()));
+    let (ap, bp) = (abuf.get(kc * mg.next_multiple_of(spec.mr)), bbuf.get(kc * nc.next_multiple_of(spec.nr)));
+    let a_states: Vec<AtomicU8> = (0..mg.div_ceil(spec.mr)).map(|_| AtomicU8::default()).collect();
+    let b_states: Vec<AtomicU8> = (0..nc.div_ceil(spec.nr)).map(|_| AtomicU8::default()).collect();
     // A B with unit stride along k is read in place where the kernel family can (full slivers
     // only: a ragged last sliver is still packed, zero-padded), in passes deeper than
     // `DIRECT_B_MIN_KC` (see there).
@@ -126,92 +131,110 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
     for jc in (0..p.n).step_by(nc) {
         let ncur = nc.min(p.n - jc);
         let panels = ncur.div_ceil(spec.nr);
-        for pc in (0..p.k).step_by(kc) {
-            let kcur = kc.min(p.k - pc);
-            let beta = if pc == 0 { p.beta } else { 1.0 };
-            // SAFETY: (jc, pc) is inside Bᵀ (n × k); the buffer holds `panels` slivers of kc·NR floats
-            // and the previous pass's readers have all returned (joined below).
-            let shared = unsafe { SharedB::new(spec, p.b.t().at(jc, pc), kcur, ncur, bp, &states[..panels]) };
-            let plan = Plan::new(threads, p.m.div_ceil(spec.mr), panels);
-            let next = AtomicUsize::new(0);
-            // Each worker claims tiles until none are left, so a faster or less loaded core simply
-            // does more of them (see `Plan`).
-            let worker = |_| loop {
-                let t = next.fetch_add(1, Ordering::Relaxed);
-                if t >= plan.tasks() {
-                    break;
-                }
-                let (rows, slivers) = plan.task(t, spec.mr, p.m, panels);
-                // Tiles of one row band start at different slivers: each packs its own share of B
-                // first and finds the rest packed by the others when it gets there.
-                let first = share(slivers.1 - slivers.0, plan.row_bands, t / plan.col_bands).0;
-                // SAFETY: each tile is claimed by exactly one worker through `next`.
-                unsafe { block_of_rows(spec, &p, pc, kcur, jc, ncur, rows, slivers, first, &shared, direct_b, beta) };
-            };
-            if threads == 1 {
-                worker(0);
-            } else {
-                (0..threads).into_par_iter().for_each(worker);
-            }
-        }
-    }
-    B_BUF.with(|b| *b.borrow_mut() = bbuf);
-}
-
-/// One thread's rectangle: rows `rows` of C against B slivers `slivers` of the current NC block.
-///
-/// The slivers are visited from `first` on, wrapping around.
-///
-/// # Safety
-/// `b` is the `kcur × ncur` block of B at (pc, jc); the rectangle is owned by this task alone.
-#[allow(clippy::too_many_arguments)]
-unsafe fn block_of_rows(
-    spec: &KernelSpec,
-    p: &Problem,
-    pc: usize,
-    kcur: usize,
-    jc: usize,
-    ncur: usize,
-    rows: (usize, usize),
-    slivers: (usize, usize),
-    first: usize,
-    b: &SharedB,
-    direct_b: Option<usize>,
-    beta: f32,
-) {
-    let (r0, r1) = rows;
-    if r0 >= r1 || slivers.0 >= slivers.1 {
-        return;
-    }
-    let mut abuf = A_BUF.with(|b| b.take());
-    let mc = even_block(r1 - r0, spec.mc, spec.mr);
-    let ap = abuf.get(mc * kcur);
-    for ic in (r0..r1).step_by(mc) {
-        let mcur = mc.min(r1 - ic);
-        (spec.pack_a)(p.a.at(ic, pc), mcur, kcur, ap);
-        let count = slivers.1 - slivers.0;
-        for step in 0..count {
-            let jp = slivers.0 + (first + step) % count;
-            let j = jc + jp * spec.nr;
-            let ncols = spec.nr.min(jc + ncur - j);
-            let b_sliver = match direct_b {
-                Some(ldb) if ncols == spec.nr => BSliver::Direct(p.b.at(pc, j).ptr, ldb),
-                _ => BSliver::Packed(b.sliver(jp)),
-            };
-            for ip in 0..mcur.div_ceil(spec.mr) {
-                let i = ic + ip * spec.mr;
-                let nrows = spec.mr.min(ic + mcur - i);
-                let a_sliver = ap.add(ip * spec.mr * kcur);
-                let c = p.c.ptr.add(i * p.c.rs + j * p.c.cs);
-                if nrows == spec.mr && ncols == spec.nr && p.c.rs == 1 {
-                    micro_tile(spec, kcur, a_sliver, b_sliver, p.alpha, beta, c, p.c.cs);
+        for ig in (0..p.m).step_by(mg) {
+            let mcur = mg.min(p.m - ig);
+            let plan = Plan::new(threads, mcur, spec.mr, spec.mc, panels);
+            for pc in (0..p.k).step_by(kc) {
+                let kcur = kc.min(p.k - pc);
+                // SAFETY: (ig, pc) is inside A and (jc, pc) inside Bᵀ; the buffers hold the blocks'
+                // slivers, and the previous pass's readers have all returned (joined below).
+                let (a, b) = unsafe {
+                    let a_slivers = &a_states[..mcur.div_ceil(spec.mr)];
+                    let b_slivers = &b_states[..panels];
+                    (
+                        SharedPanels::new(spec.mr, spec.pack_a, p.a.at(ig, pc), mcur, kcur, ap, a_slivers),
+                        SharedPanels::new(spec.nr, spec.pack_b, p.b.t().at(jc, pc), ncur, kcur, bp, b_slivers),
+                    )
+                };
+                let beta = if pc == 0 { p.beta } else { 1.0 };
+                let pass = Pass { spec, p: &p, ig, pc, jc, ncur, a, b, direct_b, beta };
+                let next = AtomicUsize::new(0);
+                // Each worker claims tiles until none are left, so a faster or less loaded core
+                // simply does more of them (see `Plan`).
+                let worker = |_| loop {
+                    let t = next.fetch_add(1, Ordering::Relaxed);
+                    if t >= plan.tasks() {
+                        break;
+                    }
+                    let (rows, slivers) = plan.task(t, mcur, panels);
+                    // Tiles that share slivers start at different ones: each packs its own share
+                    // first and finds the rest packed by the others when it gets there. Tiles of
+                    // one row block share its A slivers, tiles of one column band its B slivers.
+                    let a_part = t % threads;
+                    let b_part = t / plan.col_bands % threads;
+                    // SAFETY: each tile is claimed by exactly one worker through `next`.
+                    unsafe { pass.tile(plan.mc, rows, slivers, (a_part, b_part, threads)) };
+                };
+                if threads == 1 {
+                    worker(0);
                 } else {
-                    edge_tile(spec, kcur, a_sliver, b_sliver, p, beta, c, nrows, ncols);
+                    (0..threads).into_par_iter().for_each(worker);
                 }
             }
         }
     }
     A_BUF.with(|b| *b.borrow_mut() = abuf);
+    B_BUF.with(|b| *b.borrow_mut() = bbuf);
+}
+
+/// One `(jc, pc)` pass over the rows of group `ig`: what every tile of it needs.
+struct Pass<'a> {
+    spec: &'static KernelSpec,
+    p: &'a Problem,
+    ig: usize,
+    pc: usize,
+    jc: usize,
+    ncur: usize,
+    /// Rows `ig..` of A and columns `jc..` of B at depth `pc`, packed on first use.
+    a: SharedPanels<'a>,
+    b: SharedPanels<'a>,
+    direct_b: Option<usize>,
+    beta: f32,
+}
+
+impl Pass<'_> {
+    /// One tile: rows `rows` of the group against B slivers `slivers` of the NC block, in row blocks
+    /// of `mc`. `start = (a_part, b_part, parts)`: the tile visits its A slivers starting at part
+    /// `a_part` of `parts` and its B slivers starting at part `b_part`, wrapping around.
+    ///
+    /// # Safety
+    /// The rectangle is owned by this tile alone.
+    unsafe fn tile(&self, mc: usize, rows: (usize, usize), slivers: (usize, usize), start: (usize, usize, usize)) {
+        let (spec, p) = (self.spec, self.p);
+        let (r0, r1) = rows;
+        let count = slivers.1 - slivers.0;
+        if r0 >= r1 || count == 0 {
+            return;
+        }
+        let (a_part, b_part, parts) = start;
+        let b_first = share(count, parts, b_part).0;
+        let kcur = self.a.depth();
+        for ic in (r0..r1).step_by(mc) {
+            let mcur = mc.min(r1 - ic);
+            let a_count = mcur.div_ceil(spec.mr);
+            let a_first = share(a_count, parts, a_part).0;
+            for step in 0..count {
+                let jp = slivers.0 + (b_first + step) % count;
+                let j = self.jc + jp * spec.nr;
+                let ncols = spec.nr.min(self.jc + self.ncur - j);
+                let b_sliver = match self.direct_b {
+                    Some(ldb) if ncols == spec.nr => BSliver::Direct(p.b.at(self.pc, j).ptr, ldb),
+                    _ => BSliver::Packed(self.b.sliver(jp)),
+                };
+                for ia in 0..a_count {
+                    let i = ic + (a_first + ia) % a_count * spec.mr;
+                    let nrows = spec.mr.min(ic + mcur - i);
+                    let a_sliver = self.a.sliver(i / spec.mr);
+                    let c = p.c.ptr.add((self.ig + i) * p.c.rs + j * p.c.cs);
+                    if nrows == spec.mr && ncols == spec.nr && p.c.rs == 1 {
+                        micro_tile(spec, kcur, a_sliver, b_sliver, p.alpha, self.beta, c, p.c.cs);
+                    } else {
+                        edge_tile(spec, kcur, a_sliver, b_sliver, p, self.beta, c, nrows, ncols);
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Where the kernel finds one sliver of B: packed, or in place (B(k, j) at `ptr[j·ldb + k]`).
@@ -274,42 +297,58 @@ unsafe fn edge_tile(
 
 /// How the tile grid of one pass is cut into tiles that the workers claim one by one.
 ///
-/// A static split (one rectangle per thread) leaves the faster core idle at the end of every pass:
-/// on the 2-core machine this was written on, the same single-thread GEMM ran at ~125 GFLOP/s on one
-/// core and ~145 on the other, and a shared machine makes any core slow at times. About
-/// `TILES_PER_THREAD` tiles per worker let the claims even that out. Rows are cut first (each tile
-/// packs only its own rows of A, and nothing is packed twice); columns only when there are too few
-/// row slivers, and then into bands of at least `MIN_BAND_SLIVERS` so packing A stays cheap.
+/// A tile is one `MC` block of rows against a band of B slivers. Rows are not cut finer than `MC`:
+/// inside a tile each B sliver is loaded into L1 once and then serves every `MR` sliver of the row
+/// block, so a thinner row band would pay the sliver's trip from L3 (or from memory, where B is read
+/// in place) for only a few micro-tiles. Measured on a 2-core Sapphire Rapids against the `gemm`
+/// crate (sgemm bench, paired rounds), cutting CAE-Small's qkv forward into 8 row bands of ~144 rows
+/// ran at 0.92 of `gemm`'s speed, whole row blocks against column bands at 1.06.
+///
+/// Columns are cut into bands so that there are about `TILES_PER_THREAD` tiles per worker, rounded
+/// to a multiple of the worker count. A static split (one rectangle per thread) leaves the faster
+/// core idle at the end of every pass: on the 2-core machine this was written on, the same
+/// single-thread GEMM ran at ~125 GFLOP/s on one core and ~145 on the other, and a shared machine
+/// makes any core slow at times. Claiming tiles one at a time evens that out.
 struct Plan {
-    row_bands: usize,
+    /// Rows per row block: a multiple of `MR`, at most `MC`.
+    mc: usize,
+    row_blocks: usize,
     col_bands: usize,
-    m_slivers: usize,
 }
 
 const TILES_PER_THREAD: usize = 4;
-/// Fewest slivers in a band: a B sliver read from L3 then serves at least two micro-tiles, and an A
-/// sliver packed for a tile serves at least 2·NR columns.
-const MIN_BAND_SLIVERS: usize = 2;
+/// Fewest B slivers in a column band: a packed A sliver read from L2 then serves at least 4·NR columns.
+const MIN_BAND_SLIVERS: usize = 4;
 
 impl Plan {
-    fn new(threads: usize, m_slivers: usize, n_slivers: usize) -> Plan {
+    /// The plan for `m` rows in slivers of `mr`, row blocks of at most `max_mc`, and `n_slivers` slivers.
+    fn new(threads: usize, m: usize, mr: usize, max_mc: usize, n_slivers: usize) -> Plan {
+        let mc = even_block(m, max_mc, mr);
+        let row_blocks = m.div_ceil(mc);
         if threads == 1 {
-            return Plan { row_bands: 1, col_bands: 1, m_slivers };
+            return Plan { mc, row_blocks: 1, col_bands: 1 };
         }
-        let want = threads * TILES_PER_THREAD;
-        let row_bands = want.min(m_slivers.div_ceil(MIN_BAND_SLIVERS)).max(1);
-        let col_bands = want.div_ceil(row_bands).min(n_slivers.div_ceil(MIN_BAND_SLIVERS)).max(1);
-        Plan { row_bands, col_bands, m_slivers }
+        let max_bands = (n_slivers / MIN_BAND_SLIVERS).max(1);
+        let mut col_bands = (threads * TILES_PER_THREAD).div_ceil(row_blocks).min(max_bands);
+        // With a tile count that is a multiple of the workers, the last round keeps them all busy.
+        while !(row_blocks * col_bands).is_multiple_of(threads) && col_bands < max_bands {
+            col_bands += 1;
+        }
+        Plan { mc, row_blocks, col_bands }
     }
 
     fn tasks(&self) -> usize {
-        self.row_bands * self.col_bands
+        self.row_blocks * self.col_bands
     }
 
-    /// Rows of C and slivers of the NC block of tile `t` (row band major).
-    fn task(&self, t: usize, mr: usize, m: usize, n_slivers: usize) -> ((usize, usize), (usize, usize)) {
-        let (i0, i1) = share(self.m_slivers, self.row_bands, t / self.col_bands);
-        ((i0 * mr, (i1 * mr).min(m)), share(n_slivers, self.col_bands, t % self.col_bands))
+    /// Rows and B slivers of tile `t`: row block major, so the workers start on the same A rows and
+    /// different B slivers. A single-thread plan is one tile of everything.
+    fn task(&self, t: usize, m: usize, n_slivers: usize) -> ((usize, usize), (usize, usize)) {
+        if self.row_blocks == 1 && self.col_bands == 1 {
+            return ((0, m), (0, n_slivers));
+        }
+        let i0 = t / self.col_bands * self.mc;
+        ((i0, (i0 + self.mc).min(m)), share(n_slivers, self.col_bands, t % self.col_bands))
     }
 }
 
@@ -331,23 +370,27 @@ mod tests {
 
     #[test]
     fn plan_tiles_cover_the_grid_exactly_once() {
+        let mr = 4;
         for threads in [1, 2, 3, 4, 7] {
-            for m_slivers in [1, 2, 3, 5, 13, 50, 200] {
+            for m in [1, 3, 4, 5, 13, 50, 200, 801] {
                 for n_slivers in [1, 2, 7, 128, 256] {
-                    let (mr, m) = (4, m_slivers * 4 - 1);
-                    let plan = Plan::new(threads, m_slivers, n_slivers);
+                    let max_mc = 8 * mr;
+                    let plan = Plan::new(threads, m, mr, max_mc, n_slivers);
                     let mut hits = vec![0u8; m * n_slivers];
                     for t in 0..plan.tasks() {
-                        let ((r0, r1), (s0, s1)) = plan.task(t, mr, m, n_slivers);
+                        let ((r0, r1), (s0, s1)) = plan.task(t, m, n_slivers);
+                        assert!(r0 % mr == 0 && (threads == 1 || r1 - r0 <= max_mc), "rows {r0}..{r1}");
                         for r in r0..r1 {
                             for s in s0..s1 {
                                 hits[r * n_slivers + s] += 1;
                             }
                         }
                     }
-                    assert!(hits.iter().all(|&h| h == 1), "threads {threads}, grid {m_slivers}×{n_slivers}");
-                    if threads > 1 && m_slivers * n_slivers >= 4 * threads * 4 {
-                        assert!(plan.tasks() >= 2 * threads, "too few tiles to balance: {}", plan.tasks());
+                    let case = format!("threads {threads}, m {m}, {n_slivers} slivers");
+                    assert!(hits.iter().all(|&h| h == 1), "{case}");
+                    if threads > 1 && n_slivers >= 4 * threads * 4 {
+                        assert!(plan.tasks() >= 2 * threads, "{case}: too few tiles to balance: {}", plan.tasks());
+                        assert!(plan.tasks().is_multiple_of(threads), "{case}: {} tiles", plan.tasks());
                     }
                 }
             }

@@ -8,13 +8,15 @@
 //! ```text
 //! for jc in (0..n).step_by(NC)          // B block columns: the packed B block lives in L3
 //!   for pc in (0..k).step_by(KC)        // depth: fixes kc, the length of every sliver
-//!     (B[pc.., jc..] → Bp: kc × NC as NR-wide slivers, shared by all threads, packed on first use)
-//!     for ic in (0..m).step_by(MC)      // (split across threads) A block: packed A lives in L2
-//!       pack A[ic.., pc..] → Ap          // MC × kc, as MR-tall slivers (per thread)
+//!     (B[pc.., jc..] → Bp: kc × NC as NR-wide slivers, packed on first use)
+//!     (A[.., pc..] → Ap: m × kc as MR-tall slivers, packed on first use)
+//!     for ic in (0..m).step_by(MC)      // A block: its slivers of Ap live in L2
 //!       for jr in (0..NC).step_by(NR)   // one B sliver (kc × NR): stays in L1 for the whole ir loop
 //!         for ir in (0..MC).step_by(MR) // one A sliver streams in from L2
-//!           micro_kernel(Ap[ir], Bp[jr]) → C[ic+ir.., jc+jr..]
+//!           micro_kernel(Ap[ic+ir], Bp[jr]) → C[ic+ir.., jc+jr..]
 //! ```
+//! Threads cut the `(ic, jr)` loops into tiles (one MC block against a band of B slivers) and share
+//! Ap and Bp, each sliver packed by the first thread that needs it (`driver.rs`, `shared.rs`).
 //! The block sizes of each kernel are in `blocking.rs` with the reason for each.
 //!
 //! # Orientation
@@ -32,11 +34,10 @@
 //!
 //! # Files
 //! `blocking.rs` kernel shapes and block sizes; `driver.rs` the loop nest and the thread split;
-//! `bblock.rs` the shared B block, packed sliver by sliver on first use;
+//! `shared.rs` the packed blocks that all threads share, packed sliver by sliver on first use;
 //! `pack.rs` packing; `kernel_*.rs` the micro-kernels; `dgemm.rs` the f64 GEMM; `naive.rs` the
 //! reference triple loop; `tests.rs` checks every kernel against it.
 
-mod bblock;
 mod blocking;
 mod dgemm;
 mod driver;
@@ -45,6 +46,7 @@ mod kernel_avx512;
 mod kernel_portable;
 mod naive;
 mod pack;
+mod shared;
 #[cfg(test)]
 mod tests;
 
