@@ -23,8 +23,12 @@ mod attn;
 
 /// Every peer runs on this many threads (the cores of the reference machine).
 const THREADS: usize = 2;
-/// Tokens in one CAE training step: batch 64 × 197 (196 patches + cls).
-const TOKENS: usize = 64 * 197;
+/// Tokens in the ViT shapes: those of a training step at batch 64 (64 × 197, 196 patches + cls),
+/// or SGEMM_BENCH_TOKENS (the CAE step benchmark's encoder, batch 16 with 98 of 196 patches
+/// visible, has 16 × 99 = 1584).
+fn tokens() -> usize {
+    std::env::var("SGEMM_BENCH_TOKENS").map_or(64 * 197, |t| t.parse().expect("SGEMM_BENCH_TOKENS=<count>"))
+}
 
 #[link(name = "openblas")]
 extern "C" {
@@ -76,11 +80,11 @@ fn shapes() -> Vec<Shape> {
         for (layer, din, dout) in [("qkv", d, 3 * d), ("proj", d, d), ("fc1", d, 4 * d), ("fc2", 4 * d, d)] {
             let name = |p: &str| format!("{model}.{layer}.{p}");
             // forward Y[M, out] = X[M, in]·Wᵀ with W stored [out, in]
-            v.push(Shape { name: name("fwd"), m: TOKENS, n: dout, k: din, a_t: false, b_t: true });
+            v.push(Shape { name: name("fwd"), m: tokens(), n: dout, k: din, a_t: false, b_t: true });
             // dX[M, in] = dY[M, out]·W
-            v.push(Shape { name: name("dx"), m: TOKENS, n: din, k: dout, a_t: false, b_t: false });
+            v.push(Shape { name: name("dx"), m: tokens(), n: din, k: dout, a_t: false, b_t: false });
             // dW[out, in] = dYᵀ·X, dY stored [M, out]
-            v.push(Shape { name: name("dw"), m: dout, n: din, k: TOKENS, a_t: true, b_t: false });
+            v.push(Shape { name: name("dw"), m: dout, n: din, k: tokens(), a_t: true, b_t: false });
         }
     }
     v

@@ -24,14 +24,20 @@ const PAR_MIN_MACS: usize = 1 << 21;
 /// packing B again.
 const MAX_GROUP_ROWS: usize = 4096;
 
-/// Reading B in place pays off only in deep passes: each of a sliver's `NR` source rows is then a
-/// run of `kc` floats that the hardware prefetchers can follow, where a packed sliver is one
-/// contiguous run. Measured on 2 threads against the `gemm` crate (sgemm bench, paired rounds): in
-/// place won on small.fc1.dx and small.fc2.fwd (kc 768: 0.98 and 1.00 against 0.87 and 0.91 of
-/// `gemm`'s speed) and small.qkv.dx (kc 576), and lost on the kc = 384 forward products (qkv, fc1:
-/// 0.95 and 0.93 against 1.00 and 1.02) and on N = 1024 (kc 512). On Zen 5, single-core, in place
-/// had won 12–16% on the two kc = 768 products and tied elsewhere.
+/// Reading B in place pays off in deep passes, and where all of B is small enough to stay in L2.
+/// In deep passes each of a sliver's `NR` source rows is a run of `kc` floats that the hardware
+/// prefetchers can follow, where a packed sliver is one contiguous run. Measured on 2 threads
+/// against the `gemm` crate (sgemm bench, paired rounds): in place won on small.fc1.dx and
+/// small.fc2.fwd (kc 768: 0.98 and 1.00 against 0.87 and 0.91 of `gemm`'s speed) and small.qkv.dx
+/// (kc 576), and lost on the kc = 384 forward products (qkv, fc1: 0.95 and 0.93 against 1.00 and
+/// 1.02) and on N = 1024 (kc 512). On Zen 5, single-core, in place had won 12–16% on the two
+/// kc = 768 products and tied elsewhere.
 const DIRECT_B_MIN_KC: usize = 512;
+/// A B of at most this many floats is read in place at any depth: nothing to prefetch from far
+/// away, and packing it would be a large share of a small product's work. The per-head products of
+/// ViT attention (196×196×32 and 196×32×196, `SGEMM_BENCH_ATTN=10 cargo bench --bench sgemm`) ran at
+/// 0.85 and 0.67 of the `gemm` crate's speed with B packed, 0.93 and 0.94 with B in place.
+const DIRECT_B_MAX_CACHED: usize = 1 << 16;
 
 thread_local! {
     /// Packed blocks of the GEMMs this thread drives (kept between calls: no page faults per call).
@@ -125,9 +131,10 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
     let a_states: Vec<AtomicU8> = (0..mg.div_ceil(spec.mr)).map(|_| AtomicU8::default()).collect();
     let b_states: Vec<AtomicU8> = (0..nc.div_ceil(spec.nr)).map(|_| AtomicU8::default()).collect();
     // A B with unit stride along k is read in place where the kernel family can (full slivers
-    // only: a ragged last sliver is still packed, zero-padded), in passes deeper than
-    // `DIRECT_B_MIN_KC` (see there).
-    let direct_b = spec.kernel_direct_b.filter(|_| p.b.rs == 1 && kc > DIRECT_B_MIN_KC).map(|_| p.b.cs);
+    // only: a ragged last sliver is still packed, zero-padded), in deep passes or when B is small
+    // (see `DIRECT_B_MIN_KC`).
+    let in_place = kc > DIRECT_B_MIN_KC || p.n.saturating_mul(p.k) <= DIRECT_B_MAX_CACHED;
+    let direct_b = spec.kernel_direct_b.filter(|_| p.b.rs == 1 && in_place).map(|_| p.b.cs);
     for jc in (0..p.n).step_by(nc) {
         let ncur = nc.min(p.n - jc);
         let panels = ncur.div_ceil(spec.nr);
