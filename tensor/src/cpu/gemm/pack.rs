@@ -123,7 +123,8 @@ const TRANSPOSE_PREFETCH: usize = 64;
 
 /// Packs one sliver whose rows are contiguous along k: up to 8 rows × 8 steps per register
 /// transpose (a group of fewer rows repeats its last row and stores only its own lanes, so a 6-wide
-/// sliver costs two transposes, not one and a scalar loop), the last `kc % 8` steps element by element.
+/// sliver takes one transpose per 8 steps, not an element-by-element loop), the last `kc % 8` steps
+/// element by element.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
 unsafe fn transpose_sliver<const W: usize>(x: Strided, h: usize, kc: usize, dst: *mut f32) {
