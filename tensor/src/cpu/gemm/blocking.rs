@@ -69,6 +69,12 @@ const AVX512_NC: usize = 3072; // a multiple of NR
 const AVX512_TALL_MR: usize = 64; // 4 zmm
 const AVX512_TALL_NR: usize = 6; // 6 broadcasts, 24 accumulators
 const AVX512_TALL_MC: usize = 448; // a multiple of 64
+                                   // A third, 16 × 20, for products of at most 16 rows: the per-head products of attention with
+                                   // 16-wide heads (CAE-Tiny: P·V, dQ, dV once turned around), which a 32-row tile would pad to twice
+                                   // their size. One A vector and 20 broadcasts per 20 FMAs; 20 columns cut ViT token counts with
+                                   // little padding (99 → 100, 197 → 200, where 12 columns give 108 and 204).
+const AVX512_NARROW_MR: usize = 16; // 1 zmm
+const AVX512_NARROW_NR: usize = 20; // 20 broadcasts, 20 accumulators
 
 // AVX2 (kernel_avx2.rs): same reasoning, smaller tile. KC·NR·4 = 9 KiB in L1; MC·KC·4 = 504 KiB in L2.
 const AVX2_MR: usize = 16; // 2 ymm
@@ -85,7 +91,8 @@ const PORTABLE_MC: usize = 128;
 const PORTABLE_NC: usize = 2048;
 
 /// The largest `MR × NR` of any kernel: the size of the scratch tile used for edge tiles.
-pub(super) const MAX_TILE: usize = max(AVX512_MR * AVX512_NR, AVX512_TALL_MR * AVX512_TALL_NR);
+pub(super) const MAX_TILE: usize =
+    max(max(AVX512_MR * AVX512_NR, AVX512_TALL_MR * AVX512_TALL_NR), AVX512_NARROW_MR * AVX512_NARROW_NR);
 
 const fn max(a: usize, b: usize) -> usize {
     if a > b {
@@ -122,6 +129,19 @@ static AVX512_TALL: KernelSpec = KernelSpec {
 };
 
 #[cfg(target_arch = "x86_64")]
+static AVX512_NARROW: KernelSpec = KernelSpec {
+    mr: AVX512_NARROW_MR,
+    nr: AVX512_NARROW_NR,
+    mc: AVX512_TALL_MC,
+    kc: AVX512_KC,
+    nc: AVX512_NC - AVX512_NC % AVX512_NARROW_NR,
+    kernel: kernel_avx512::kernel::<{ AVX512_NARROW_MR / 16 }, AVX512_NARROW_NR>,
+    kernel_direct_b: Some(kernel_avx512::kernel_direct_b::<{ AVX512_NARROW_MR / 16 }, AVX512_NARROW_NR>),
+    pack_a: pack::pack_avx::<AVX512_NARROW_MR>,
+    pack_b: pack::pack_avx::<AVX512_NARROW_NR>,
+};
+
+#[cfg(target_arch = "x86_64")]
 static AVX2: KernelSpec = KernelSpec {
     mr: AVX2_MR,
     nr: AVX2_NR,
@@ -151,6 +171,8 @@ static PORTABLE: KernelSpec = KernelSpec {
 pub(super) fn spec(kernel: Kernel, m: usize) -> &'static KernelSpec {
     match kernel {
         #[cfg(target_arch = "x86_64")]
+        Kernel::Avx512 if m <= AVX512_NARROW_MR => &AVX512_NARROW,
+        #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 if m.next_multiple_of(AVX512_TALL_MR) == m.next_multiple_of(AVX512_MR) => &AVX512_TALL,
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => &AVX512,
@@ -167,8 +189,10 @@ mod tests {
     #[test]
     fn avx512_takes_the_tall_tile_only_where_it_pads_no_more_rows() {
         let mr = |m| spec(Kernel::Avx512, m).mr;
-        // Attention's per-head products (32 or 197 rows) keep 32-row tiles...
-        assert_eq!([mr(1), mr(32), mr(96), mr(197)], [32; 4]);
+        // Products of at most 16 rows (attention's with 16-wide heads) take 16-row tiles...
+        assert_eq!([mr(1), mr(16)], [16; 2]);
+        // ...other per-head products (32 or 197 rows) keep 32-row tiles...
+        assert_eq!([mr(17), mr(32), mr(96), mr(197)], [32; 4]);
         // ...the linear layers' widths, and any row count that 64 pads as little as 32, take 64.
         assert_eq!([mr(33), mr(64), mr(384), mr(1000), mr(1152), mr(3072)], [64; 6]);
         assert_eq!(spec(Kernel::Avx2Fma, 1024).mr, 16);

@@ -145,8 +145,9 @@ fn awkward_small_shapes_every_kernel_every_layout() {
 fn larger_shapes_cross_every_block_boundary() {
     // Shapes past MC, KC and NC (with remainders), in the layouts of the ViT products. Two have
     // passes deep enough for B to be read in place (k = 1300 and 700), once with each AVX-512 tile
-    // shape (n = 130 and 250 rows once turned around for a row-major C); the last has more rows
-    // than the driver packs in one group (n = 4200 once turned around).
+    // shape (n = 130 and 250 rows once turned around for a row-major C); the next has more rows
+    // than the driver packs in one group (n = 4200 once turned around); the last takes the 16-row
+    // AVX-512 tile (n = 12) across NC and KC, with B in place.
     let shapes = [
         (197, 257, 64),
         (1000, 33, 17),
@@ -157,6 +158,7 @@ fn larger_shapes_cross_every_block_boundary() {
         (100, 130, 1300),
         (90, 250, 700),
         (40, 4200, 9),
+        (3100, 12, 1300),
     ];
     for kernel in Kernel::available() {
         for (s, &(m, n, k)) in shapes.iter().enumerate() {
