@@ -1,125 +1,184 @@
-//! The `attn` group: the small per-head products of ViT attention, one matrix per thread, as the
-//! attention op runs them (`Parallelism::None`, views straight into the fused qkv buffer).
+//! The `attn` group: the small per-head products of ViT attention, forward and backward, one matrix
+//! per thread, as the attention op (`tensor::cpu::attention`) runs them: `Parallelism::None`, q, k
+//! and v read in place from the fused qkv buffer `[N, 3, H, d]`, the output gradient from the merged
+//! heads `[N, H, d]`, the probabilities and their gradient dense `[N, N]`.
 //!
-//! Run: `SGEMM_BENCH_ATTN=200 cargo bench --bench sgemm` (rounds: ours vs the `gemm` crate on one thread,
-//! timed by this thread's CPU clock, best round kept), or through criterion: `cargo bench --bench sgemm -- attn`.
+//! Shapes: 12 heads of width 16 (CAE-Tiny) and 32 (CAE-Small), at 99 tokens (the encoder of the CAE
+//! step benchmark: 98 visible patches and cls) and 197 (a whole 14×14 image and cls).
+//!
+//! Run: `SGEMM_BENCH_ATTN=200 cargo bench --bench sgemm` (rounds: ours vs the `gemm` crate on one
+//! thread, timed by this thread's CPU clock; best round and median per-round ratio), or through
+//! criterion: `cargo bench --bench sgemm -- attn`.
 
 use criterion::{Criterion, Throughput};
 use tensor::cpu::gemm::{sgemm, MatMut, MatRef, Parallelism};
 
-/// Tokens per image (14×14 patches) and the channels of one head, as in CAE-Small.
-const TOKENS: usize = 196;
-const HEAD_DIM: usize = 32;
 const HEADS: usize = 12;
-/// Row length of the fused qkv buffer: q, k and v of every head side by side.
-const QKV_ROW: usize = 3 * HEADS * HEAD_DIM;
+const HEAD_DIMS: [usize; 2] = [16, 32];
+const TOKENS: [usize; 2] = [99, 197];
 
-/// One product with strides (row, column) for A, B and a dense row-major C.
+/// Where an operand lives, per head `h` of width `d` at `tokens` tokens.
+#[derive(Clone, Copy)]
+enum Src {
+    /// Part `0` (q), `1` (k) or `2` (v) of the fused qkv rows.
+    Qkv(usize),
+    /// The output gradient, heads merged.
+    Dout,
+    /// A dense `tokens × tokens` matrix (probabilities, or the scores' gradient).
+    Square,
+}
+
+/// One operand: where it lives, and whether the product reads it transposed.
+#[derive(Clone, Copy)]
+struct Operand {
+    src: Src,
+    t: bool,
+}
+
+const fn op(src: Src, t: bool) -> Operand {
+    Operand { src, t }
+}
+
+/// One product `C = A·B` (C dense, row-major); its dimensions follow from the operands.
 struct Case {
-    name: &'static str,
     id: &'static str,
-    m: usize,
-    n: usize,
-    k: usize,
-    a_strides: (usize, usize),
-    b_strides: (usize, usize),
+    name: &'static str,
+    a: Operand,
+    b: Operand,
 }
 
-fn cases() -> [Case; 2] {
-    [
-        // scores[196, 196] = q[196, 32]·kᵀ (kᵀ is a transposed view into qkv)
-        Case {
-            name: "scores q·kᵀ",
-            id: "scores",
-            m: TOKENS,
-            n: TOKENS,
-            k: HEAD_DIM,
-            a_strides: (QKV_ROW, 1),
-            b_strides: (1, QKV_ROW),
-        },
-        // out[196, 32] = p[196, 196]·v[196, 32] (v a view into qkv)
-        Case {
-            name: "p·v",
-            id: "pv",
-            m: TOKENS,
-            n: HEAD_DIM,
-            k: TOKENS,
-            a_strides: (TOKENS, 1),
-            b_strides: (QKV_ROW, 1),
-        },
-    ]
+const CASES: [Case; 6] = [
+    Case { id: "scores", name: "S = q·kᵀ", a: op(Src::Qkv(0), false), b: op(Src::Qkv(1), true) },
+    Case { id: "pv", name: "O = P·v", a: op(Src::Square, false), b: op(Src::Qkv(2), false) },
+    Case { id: "dv", name: "dv = Pᵀ·dO", a: op(Src::Square, true), b: op(Src::Dout, false) },
+    Case { id: "dp", name: "dP = dO·vᵀ", a: op(Src::Dout, false), b: op(Src::Qkv(2), true) },
+    Case { id: "dq", name: "dq = dS·k", a: op(Src::Square, false), b: op(Src::Qkv(1), false) },
+    Case { id: "dk", name: "dk = dSᵀ·q", a: op(Src::Square, true), b: op(Src::Qkv(0), false) },
+];
+
+/// The buffers one attention layer's products read, for one image.
+struct Layer {
+    tokens: usize,
+    d: usize,
+    qkv: Vec<f32>,
+    dout: Vec<f32>,
+    square: Vec<f32>,
 }
 
-fn run(peer: &str, cs: &Case, a: &[f32], b: &[f32], c: &mut [f32]) {
-    let (m, n, k) = (cs.m, cs.n, cs.k);
-    match peer {
-        "ours" => {
-            let av = MatRef { data: a, offset: 0, rows: m, cols: k, rs: cs.a_strides.0, cs: cs.a_strides.1 };
-            let bv = MatRef { data: b, offset: 0, rows: k, cols: n, rs: cs.b_strides.0, cs: cs.b_strides.1 };
-            sgemm(1.0, av, bv, 0.0, MatMut::row_major(c, m, n), Parallelism::None);
+impl Layer {
+    fn new(tokens: usize, d: usize) -> Layer {
+        let fill = |len: usize, v: f32| vec![v; len];
+        Layer {
+            tokens,
+            d,
+            qkv: fill(tokens * 3 * HEADS * d, 0.25),
+            dout: fill(tokens * HEADS * d, 0.5),
+            square: fill(tokens * tokens, 0.125),
         }
-        "gemm" => super::gemm_crate(m, n, k, a, cs.a_strides, b, cs.b_strides, c, 1),
-        _ => unreachable!(),
+    }
+
+    /// Operand `o` of head `h` as a view (rows × cols of the product's operand).
+    fn view(&self, o: Operand, h: usize) -> MatRef<'_, f32> {
+        let (n, d) = (self.tokens, self.d);
+        let (data, offset, rows, cols, rs) = match o.src {
+            Src::Qkv(part) => (&self.qkv[..], (part * HEADS + h) * d, n, d, 3 * HEADS * d),
+            Src::Dout => (&self.dout[..], h * d, n, d, HEADS * d),
+            Src::Square => (&self.square[..], 0, n, n, n),
+        };
+        let m = MatRef { data, offset, rows, cols, rs, cs: 1 };
+        if o.t {
+            m.t()
+        } else {
+            m
+        }
+    }
+
+    fn dims(&self, cs: &Case) -> (usize, usize, usize) {
+        let (a, b) = (self.view(cs.a, 0), self.view(cs.b, 0));
+        (a.rows, b.cols, a.cols)
+    }
+
+    fn flops(&self, cs: &Case) -> f64 {
+        let (m, n, k) = self.dims(cs);
+        2.0 * (m * n * k * HEADS) as f64
+    }
+
+    /// One call per head, as one attention layer makes them.
+    fn run(&self, peer: &str, cs: &Case, c: &mut [f32]) {
+        for h in 0..HEADS {
+            let (a, b) = (self.view(cs.a, h), self.view(cs.b, h));
+            let (m, n) = (a.rows, b.cols);
+            match peer {
+                "ours" => sgemm(1.0, a, b, 0.0, MatMut::row_major(&mut c[..m * n], m, n), Parallelism::None),
+                "gemm" => super::gemm_crate(
+                    m,
+                    n,
+                    a.cols,
+                    &a.data[a.offset..],
+                    (a.rs, a.cs),
+                    &b.data[b.offset..],
+                    (b.rs, b.cs),
+                    c,
+                    1,
+                ),
+                _ => unreachable!(),
+            }
+        }
     }
 }
 
-/// Calls per timed batch: one per head, as one attention layer makes them.
-const CALLS: usize = HEADS;
 const PEERS: [&str; 2] = ["ours", "gemm"];
 
-/// One call per head: the A operand is the head's q (scores) or the probabilities p (p·v); B is the
-/// head's k (scores) or v, each at its own column offset of the qkv rows.
-fn one_layer(peer: &str, cs: &Case, qkv: &[f32], p: &[f32], c: &mut [f32]) {
-    let scores = cs.k == HEAD_DIM;
-    for h in 0..CALLS {
-        let a = if scores { &qkv[h * HEAD_DIM..] } else { p };
-        let b_off = if scores { HEADS * HEAD_DIM } else { 2 * HEADS * HEAD_DIM };
-        run(peer, cs, a, &qkv[b_off + h * HEAD_DIM..], c);
-    }
+/// Every (head width, tokens) layer.
+fn layers() -> impl Iterator<Item = Layer> {
+    HEAD_DIMS.into_iter().flat_map(|d| TOKENS.into_iter().map(move |n| Layer::new(n, d)))
 }
 
 /// The same products under criterion (group `attn`; throughput in FLOP/s).
 pub fn bench(cr: &mut Criterion) {
     let mut group = cr.benchmark_group("attn");
-    let qkv = vec![0.25f32; TOKENS * QKV_ROW];
-    let p = vec![0.5f32; TOKENS * TOKENS];
-    for cs in cases() {
-        let mut c = vec![0.0f32; cs.m * cs.n];
-        group.throughput(Throughput::Elements(2 * (cs.m * cs.n * cs.k * CALLS) as u64));
-        for peer in PEERS {
-            group
-                .bench_function(format!("{peer}/{}", cs.id), |bch| bch.iter(|| one_layer(peer, &cs, &qkv, &p, &mut c)));
+    for layer in layers() {
+        let mut c = vec![0.0f32; layer.tokens * layer.tokens];
+        for cs in &CASES {
+            group.throughput(Throughput::Elements(layer.flops(cs) as u64));
+            for peer in PEERS {
+                let id = format!("{peer}/{}.d{}.n{}", cs.id, layer.d, layer.tokens);
+                group.bench_function(id, |bch| bch.iter(|| layer.run(peer, cs, &mut c)));
+            }
         }
     }
     group.finish();
 }
 
-/// Prints GFLOP/s of ours and of the `gemm` crate on each case, best of `rounds` interleaved batches.
+/// Prints GFLOP/s of ours and of the `gemm` crate on each case, best of `rounds` interleaved batches,
+/// and the median over rounds of the per-round speed ratio.
 pub fn quick(rounds: usize, thread_seconds: fn() -> f64) {
-    println!("attn: one thread each, best of {rounds} interleaved batches of {CALLS} calls, GFLOP/s");
-    let qkv = vec![0.25f32; TOKENS * QKV_ROW];
-    let p = vec![0.5f32; TOKENS * TOKENS];
-    for cs in cases() {
-        let mut c = vec![0.0f32; cs.m * cs.n];
-        let mut best = [f64::INFINITY; 2];
-        for _ in 0..rounds {
-            for (i, peer) in PEERS.iter().enumerate() {
-                let t = thread_seconds();
-                one_layer(peer, &cs, &qkv, &p, &mut c);
-                best[i] = best[i].min(thread_seconds() - t);
+    println!("attn: one thread each, {rounds} interleaved batches of {HEADS} calls (one per head), GFLOP/s");
+    for layer in layers() {
+        let mut c = vec![0.0f32; layer.tokens * layer.tokens];
+        for cs in &CASES {
+            let mut times: [Vec<f64>; 2] = Default::default();
+            for _ in 0..rounds {
+                for (i, peer) in PEERS.iter().enumerate() {
+                    let t = thread_seconds();
+                    layer.run(peer, cs, &mut c);
+                    times[i].push(thread_seconds() - t);
+                }
             }
+            let best = times.each_ref().map(|t| t.iter().copied().fold(f64::INFINITY, f64::min));
+            let g = |t: f64| layer.flops(cs) / t / 1e9;
+            let (m, n, k) = layer.dims(cs);
+            println!(
+                "d {:>2} {:<12} {:>3}×{:>3}×{:>3}  ours {:6.1}  gemm {:6.1}  paired ours/gemm {:.3}",
+                layer.d,
+                cs.name,
+                m,
+                n,
+                k,
+                g(best[0]),
+                g(best[1]),
+                super::median_ratio(&times[1], &times[0])
+            );
         }
-        let flops = 2.0 * (cs.m * cs.n * cs.k * CALLS) as f64;
-        let g = |t: f64| flops / t / 1e9;
-        println!(
-            "{:<14} {}×{}×{}  ours {:6.1}  gemm {:6.1}  ours/gemm {:.3}",
-            cs.name,
-            cs.m,
-            cs.n,
-            cs.k,
-            g(best[0]),
-            g(best[1]),
-            best[1] / best[0]
-        );
     }
 }

@@ -23,7 +23,8 @@ use super::{kernel_portable, pack, pack::Strided, Kernel};
 pub(super) type MicroKernel =
     unsafe fn(kc: usize, a: *const f32, b: *const f32, alpha: f32, beta: f32, c: *mut f32, ldc: usize);
 
-/// A micro-kernel that reads B in place, B(k, j) at `b[j·ldb + k]` (see `kernel_avx512::kernel_direct_b`).
+/// A micro-kernel that reads B in place, B(k, j) at `b[j·ldb + k]` (`kernel_avx512::kernel_direct_b`)
+/// or at `b[k·ldb + j]` (`kernel_avx512::kernel_rows_b`).
 pub(super) type DirectBKernel =
     unsafe fn(kc: usize, a: *const f32, b: *const f32, ldb: usize, alpha: f32, beta: f32, c: *mut f32, ldc: usize);
 
@@ -42,6 +43,8 @@ pub(super) struct KernelSpec {
     pub kernel: MicroKernel,
     /// The kernel that reads a B whose columns run along k without packing it, where there is one.
     pub kernel_direct_b: Option<DirectBKernel>,
+    /// The kernel that reads a B whose rows run along n without packing it, where there is one.
+    pub kernel_rows_b: Option<DirectBKernel>,
     /// Packs A (MR-tall slivers).
     pub pack_a: PackFn,
     /// Packs Bᵀ (NR-tall slivers of Bᵀ are NR-wide slivers of B).
@@ -111,6 +114,7 @@ static AVX512: KernelSpec = KernelSpec {
     nc: AVX512_NC,
     kernel: kernel_avx512::kernel::<{ AVX512_MR / 16 }, AVX512_NR>,
     kernel_direct_b: Some(kernel_avx512::kernel_direct_b::<{ AVX512_MR / 16 }, AVX512_NR>),
+    kernel_rows_b: Some(kernel_avx512::kernel_rows_b::<{ AVX512_MR / 16 }, AVX512_NR>),
     pack_a: pack::pack_avx::<AVX512_MR>,
     pack_b: pack::pack_avx::<AVX512_NR>,
 };
@@ -124,6 +128,7 @@ static AVX512_TALL: KernelSpec = KernelSpec {
     nc: AVX512_NC,
     kernel: kernel_avx512::kernel::<{ AVX512_TALL_MR / 16 }, AVX512_TALL_NR>,
     kernel_direct_b: Some(kernel_avx512::kernel_direct_b::<{ AVX512_TALL_MR / 16 }, AVX512_TALL_NR>),
+    kernel_rows_b: Some(kernel_avx512::kernel_rows_b::<{ AVX512_TALL_MR / 16 }, AVX512_TALL_NR>),
     pack_a: pack::pack_avx::<AVX512_TALL_MR>,
     pack_b: pack::pack_avx::<AVX512_TALL_NR>,
 };
@@ -137,6 +142,7 @@ static AVX512_NARROW: KernelSpec = KernelSpec {
     nc: AVX512_NC - AVX512_NC % AVX512_NARROW_NR,
     kernel: kernel_avx512::kernel::<{ AVX512_NARROW_MR / 16 }, AVX512_NARROW_NR>,
     kernel_direct_b: Some(kernel_avx512::kernel_direct_b::<{ AVX512_NARROW_MR / 16 }, AVX512_NARROW_NR>),
+    kernel_rows_b: Some(kernel_avx512::kernel_rows_b::<{ AVX512_NARROW_MR / 16 }, AVX512_NARROW_NR>),
     pack_a: pack::pack_avx::<AVX512_NARROW_MR>,
     pack_b: pack::pack_avx::<AVX512_NARROW_NR>,
 };
@@ -150,6 +156,7 @@ static AVX2: KernelSpec = KernelSpec {
     nc: AVX2_NC,
     kernel: kernel_avx2::kernel::<{ AVX2_MR / 8 }, AVX2_NR>,
     kernel_direct_b: None,
+    kernel_rows_b: None,
     pack_a: pack::pack_avx::<AVX2_MR>,
     pack_b: pack::pack_avx::<AVX2_NR>,
 };
@@ -162,6 +169,7 @@ static PORTABLE: KernelSpec = KernelSpec {
     nc: PORTABLE_NC,
     kernel: kernel_portable::kernel::<PORTABLE_MR, PORTABLE_NR>,
     kernel_direct_b: None,
+    kernel_rows_b: None,
     pack_a: pack::pack_scalar::<PORTABLE_MR>,
     pack_b: pack::pack_scalar::<PORTABLE_NR>,
 };

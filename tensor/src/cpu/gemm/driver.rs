@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use rayon::prelude::*;
 
-use super::blocking::{KernelSpec, MAX_TILE};
+use super::blocking::{DirectBKernel, KernelSpec, MAX_TILE};
 use super::pack::{AlignedBuf, Strided};
 use super::shared::SharedPanels;
 use super::{MatMut, MatRef};
@@ -133,8 +133,14 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
     // A B with unit stride along k is read in place where the kernel family can (full slivers
     // only: a ragged last sliver is still packed, zero-padded), in deep passes or when B is small
     // (see `DIRECT_B_MIN_KC`).
-    let in_place = kc > DIRECT_B_MIN_KC || p.n.saturating_mul(p.k) <= DIRECT_B_MAX_CACHED;
-    let direct_b = spec.kernel_direct_b.filter(|_| p.b.rs == 1 && in_place).map(|_| p.b.cs);
+    let cached = p.n.saturating_mul(p.k) <= DIRECT_B_MAX_CACHED;
+    let direct_b = match (p.b.rs, p.b.cs) {
+        (1, ldb) if kc > DIRECT_B_MIN_KC || cached => spec.kernel_direct_b.map(|kernel| (kernel, ldb)),
+        // A B whose rows run along n only where it stays in cache: each k step reads NR floats
+        // from another row, a pattern the prefetchers do not follow as well as long runs.
+        (ldb, 1) if cached => spec.kernel_rows_b.map(|kernel| (kernel, ldb)),
+        _ => None,
+    };
     for jc in (0..p.n).step_by(nc) {
         let ncur = nc.min(p.n - jc);
         let panels = ncur.div_ceil(spec.nr);
@@ -195,7 +201,8 @@ struct Pass<'a> {
     /// Rows `ig..` of A and columns `jc..` of B at depth `pc`, packed on first use.
     a: SharedPanels<'a>,
     b: SharedPanels<'a>,
-    direct_b: Option<usize>,
+    /// The kernel and row stride for B read in place, if it is.
+    direct_b: Option<(DirectBKernel, usize)>,
     beta: f32,
 }
 
@@ -225,7 +232,7 @@ impl Pass<'_> {
                 let j = self.jc + jp * spec.nr;
                 let ncols = spec.nr.min(self.jc + self.ncur - j);
                 let b_sliver = match self.direct_b {
-                    Some(ldb) if ncols == spec.nr => BSliver::Direct(p.b.at(self.pc, j).ptr, ldb),
+                    Some((kernel, ldb)) if ncols == spec.nr => BSliver::Direct(kernel, p.b.at(self.pc, j).ptr, ldb),
                     _ => BSliver::Packed(self.b.sliver(jp)),
                 };
                 for ia in 0..a_count {
@@ -244,17 +251,18 @@ impl Pass<'_> {
     }
 }
 
-/// Where the kernel finds one sliver of B: packed, or in place (B(k, j) at `ptr[j·ldb + k]`).
+/// Where the kernel finds one sliver of B: packed, or in place for the given kernel (which knows
+/// how B lies, `ldb` apart along the strided side).
 #[derive(Clone, Copy)]
 enum BSliver {
     Packed(*const f32),
-    Direct(*const f32, usize),
+    Direct(DirectBKernel, *const f32, usize),
 }
 
 /// One `MR × NR` tile by whichever kernel suits the sliver.
 ///
 /// # Safety
-/// As the kernels' contracts; `Direct` slivers only come from a spec that has `kernel_direct_b`.
+/// As the kernels' contracts.
 #[allow(clippy::too_many_arguments)]
 unsafe fn micro_tile(
     spec: &KernelSpec,
@@ -268,10 +276,7 @@ unsafe fn micro_tile(
 ) {
     match b {
         BSliver::Packed(b) => (spec.kernel)(kc, a, b, alpha, beta, c, ldc),
-        BSliver::Direct(b, ldb) => {
-            let kernel = spec.kernel_direct_b.expect("a direct B sliver needs a direct-B kernel");
-            kernel(kc, a, b, ldb, alpha, beta, c, ldc)
-        }
+        BSliver::Direct(kernel, b, ldb) => kernel(kc, a, b, ldb, alpha, beta, c, ldc),
     }
 }
 

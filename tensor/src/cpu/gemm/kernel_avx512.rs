@@ -16,6 +16,11 @@ use std::arch::x86_64::*;
 /// (~16 cycles) is a few k steps of 12 cycles each; 8 steps ahead leaves room for misses to L3.
 const PREFETCH_STEPS: usize = 8;
 
+/// Where the kernel finds B(k, j): in a packed sliver, or in place in one of two layouts.
+const PACKED: u8 = 0; // b[k·NR + j]
+const COLUMNS: u8 = 1; // b[j·ldb + k]: each of the NR columns runs along k
+const ROWS: u8 = 2; // b[k·ldb + j]: each k step's NR values lie side by side
+
 /// The micro-kernel for `MR = 16·MV` and `NR`; see [`super::blocking::MicroKernel`] for the contract.
 ///
 /// # Safety
@@ -31,7 +36,7 @@ pub(super) unsafe fn kernel<const MV: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
-    tile::<MV, NR, false>(kc, a, b, 0, alpha, beta, c, ldc)
+    tile::<MV, NR, PACKED>(kc, a, b, 0, alpha, beta, c, ldc)
 }
 
 /// The same tile with B read in place: B(k, j) at `b[j·ldb + k]`, that is, B's `NR` columns are
@@ -54,14 +59,18 @@ pub(super) unsafe fn kernel_direct_b<const MV: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
-    tile::<MV, NR, true>(kc, a, b, ldb, alpha, beta, c, ldc)
+    tile::<MV, NR, COLUMNS>(kc, a, b, ldb, alpha, beta, c, ldc)
 }
 
-/// Both kernels: B(k, j) at `b[k·NR + j]` (packed) or `b[j·ldb + k]` (`DIRECT`).
+/// The same tile with B read in place the other way round: B(k, j) at `b[k·ldb + j]`, the packed
+/// layout with a longer row. The driver uses it for small Bs that stay in cache, such as the
+/// probabilities in attention's `dV = Pᵀ·dO`, where copying B would cost as much as the product.
+///
+/// # Safety
+/// As [`kernel`], except that `b` must be readable at `k·ldb + j` for `j < NR`, `k < kc`.
 #[target_feature(enable = "avx512f")]
-#[inline]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const MV: usize, const NR: usize, const DIRECT: bool>(
+pub(super) unsafe fn kernel_rows_b<const MV: usize, const NR: usize>(
     kc: usize,
     a: *const f32,
     b: *const f32,
@@ -71,6 +80,29 @@ unsafe fn tile<const MV: usize, const NR: usize, const DIRECT: bool>(
     c: *mut f32,
     ldc: usize,
 ) {
+    tile::<MV, NR, ROWS>(kc, a, b, ldb, alpha, beta, c, ldc)
+}
+
+/// All three kernels, by where B lies (`B_AT`: `PACKED`, `COLUMNS` or `ROWS`).
+#[target_feature(enable = "avx512f")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<const MV: usize, const NR: usize, const B_AT: u8>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    alpha: f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    // Strides of B along j and along k.
+    let (bj, bk) = match B_AT {
+        PACKED => (1, NR),
+        COLUMNS => (ldb, 1),
+        _ => (1, ldb),
+    };
     // Ask for the C tile now: it is only touched after the k loop, by which time it has arrived.
     for j in 0..NR {
         for v in 0..MV {
@@ -85,13 +117,13 @@ unsafe fn tile<const MV: usize, const NR: usize, const DIRECT: bool>(
         }
         let av: [__m512; MV] = std::array::from_fn(|v| _mm512_load_ps(a.add(16 * v)));
         for (j, acc_j) in acc.iter_mut().enumerate() {
-            let bj = _mm512_set1_ps(if DIRECT { *b.add(j * ldb) } else { *b.add(j) });
+            let b_kj = _mm512_set1_ps(*b.add(j * bj));
             for v in 0..MV {
-                acc_j[v] = _mm512_fmadd_ps(av[v], bj, acc_j[v]);
+                acc_j[v] = _mm512_fmadd_ps(av[v], b_kj, acc_j[v]);
             }
         }
         a = a.add(16 * MV);
-        b = b.add(if DIRECT { 1 } else { NR });
+        b = b.add(bk);
     }
     let alpha = _mm512_set1_ps(alpha);
     if beta == 0.0 {
