@@ -235,15 +235,19 @@ fn quick(rounds: usize, peak: f64) {
     println!("quick mode: {threads} thread(s), best of {rounds} interleaved runs, GFLOP/s and % of peak");
     let peers = ["ours", "openblas", "gemm"];
     let runs = |peer: &str| only.as_ref().is_none_or(|o| o.split(',').any(|w| w == peer));
+    // SGEMM_BENCH_COLD=<MiB>: before each run, write that much elsewhere, so that the operands come
+    // from memory (or far in L3) as in a training step, not from the caches of the previous run.
+    let mut evict = vec![0u8; std::env::var("SGEMM_BENCH_COLD").map_or(0, |m| m.parse::<usize>().expect("MiB") << 20)];
     for s in shapes().into_iter().filter(|s| wanted(&s.name)) {
         let (a, b) = (vec![0.25f32; s.m * s.k], vec![0.5f32; s.k * s.n]);
         let mut c = vec![0.0f32; s.m * s.n];
         let mut times: [Vec<f64>; 3] = Default::default();
-        for _ in 0..rounds {
+        for round in 0..rounds {
             for (p, peer) in peers.iter().enumerate() {
                 if !runs(peer) {
                     continue;
                 }
+                evict.fill(round as u8);
                 // One thread: count only the time this thread ran (the machine may be shared).
                 let (t, cpu) = (Instant::now(), thread_cpu_seconds());
                 run_peer(peer, &s, &a, &b, &mut c);
