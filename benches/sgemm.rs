@@ -235,8 +235,9 @@ fn quick(rounds: usize, peak: f64) {
     println!("quick mode: {threads} thread(s), best of {rounds} interleaved runs, GFLOP/s and % of peak");
     let peers = ["ours", "openblas", "gemm"];
     let runs = |peer: &str| only.as_ref().is_none_or(|o| o.split(',').any(|w| w == peer));
-    // SGEMM_BENCH_COLD=<MiB>: before each run, write that much elsewhere, so that the operands come
-    // from memory (or far in L3) as in a training step, not from the caches of the previous run.
+    // SGEMM_BENCH_COLD=<MiB>: before each run, write that much elsewhere on this thread, so that the
+    // operands come from memory (or far in L3), not from the caches of the previous run, and the
+    // thread pools have gone idle, as after a stretch of single-threaded work.
     let mut evict = vec![0u8; std::env::var("SGEMM_BENCH_COLD").map_or(0, |m| m.parse::<usize>().expect("MiB") << 20)];
     for s in shapes().into_iter().filter(|s| wanted(&s.name)) {
         let (a, b) = (vec![0.25f32; s.m * s.k], vec![0.5f32; s.k * s.n]);

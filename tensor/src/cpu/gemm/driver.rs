@@ -8,6 +8,8 @@
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
+use rayon::prelude::*;
+
 use super::blocking::{DirectBKernel, KernelSpec, MAX_TILE};
 use super::pack::{AlignedBuf, Strided};
 use super::shared::SharedPanels;
@@ -176,37 +178,16 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
                     // SAFETY: each tile is claimed by exactly one worker through `next`.
                     unsafe { pass.tile(plan.mc, rows, slivers, (a_part, b_part, threads)) };
                 };
-                // The calling thread works too, and the pool's workers join as they wake (see
-                // `run_with_pool`).
-                run_with_pool(threads, &worker);
+                if threads == 1 {
+                    worker(0);
+                } else {
+                    (0..threads).into_par_iter().for_each(worker);
+                }
             }
         }
     }
     A_BUF.with(|b| *b.borrow_mut() = abuf);
     B_BUF.with(|b| *b.borrow_mut() = bbuf);
-}
-
-/// Runs `worker(0)` on this thread and `worker(1..threads)` as jobs of the rayon pool, and returns
-/// when all have returned.
-///
-/// Why not a parallel iterator over the workers: called from outside the pool (the main thread of
-/// a training step), that hands every worker to the pool and blocks the caller, so nothing runs
-/// until a pool thread wakes up. After a stretch of single-threaded work the pool's threads are
-/// asleep, and on a virtual machine waking one can take longer than a whole pass. Measured on a
-/// 2-core Sapphire Rapids VM (sgemm bench, CAE-Small's proj weight gradient, 1584 tokens, 512 MiB
-/// written between runs): 118 GFLOP/s that way, 199 GFLOP/s with the caller working from the
-/// start, against OpenBLAS's 206–208 in the same runs. Tiles are claimed one at a time, so a worker
-/// that wakes late just finds fewer of them left.
-fn run_with_pool(threads: usize, worker: &(impl Fn(usize) + Sync)) {
-    if threads == 1 {
-        return worker(0);
-    }
-    rayon::in_place_scope(|scope| {
-        for t in 1..threads {
-            scope.spawn(move |_| worker(t));
-        }
-        worker(0);
-    });
 }
 
 /// One `(jc, pc)` pass over the rows of group `ig`: what every tile of it needs.
