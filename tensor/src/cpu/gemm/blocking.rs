@@ -72,10 +72,11 @@ const AVX512_NC: usize = 3072; // a multiple of NR
 const AVX512_TALL_MR: usize = 64; // 4 zmm
 const AVX512_TALL_NR: usize = 6; // 6 broadcasts, 24 accumulators
 const AVX512_TALL_MC: usize = 448; // a multiple of 64
-                                   // A third, 16 × 20, for products of at most 16 rows: the per-head products of attention with
-                                   // 16-wide heads (CAE-Tiny: P·V, dQ, dV once turned around), which a 32-row tile would pad to twice
-                                   // their size. One A vector and 20 broadcasts per 20 FMAs; 20 columns cut ViT token counts with
-                                   // little padding (99 → 100, 197 → 200, where 12 columns give 108 and 204).
+
+// A third, 16 × 20, for products of at most 16 rows: the per-head products of attention with
+// 16-wide heads (CAE-Tiny: P·V, dQ, dV once turned around), which a 32-row tile would pad to twice
+// their size. One A vector and 20 broadcasts per 20 FMAs; 20 columns cut ViT token counts with
+// little padding (99 → 100, 197 → 200, where 12 columns give 108 and 204).
 const AVX512_NARROW_MR: usize = 16; // 1 zmm
 const AVX512_NARROW_NR: usize = 20; // 20 broadcasts, 20 accumulators
 
