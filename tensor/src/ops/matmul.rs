@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use crate::cpu::gemm::{dgemm, sgemm, MatMut, MatRef, Parallelism};
+use crate::cpu::gemm::{dgemm, sgemm, sgemm_bias, MatMut, MatRef, Parallelism};
 use crate::dtype::Element;
 use crate::gpu;
 use crate::strided::Walk;
@@ -127,9 +127,6 @@ impl Tensor {
         let bias = bias.contiguous();
         let b = bias.as_slice::<f32>().expect("a contiguous bias");
         let mut out = crate::pool::for_overwrite(rows * n);
-        if n > 0 {
-            out.par_chunks_mut(n).for_each(|row| row.copy_from_slice(b));
-        }
         let (xs, ws) = (x.strides(), weight.strides());
         let a = MatRef { data: x.buffer::<f32>(), offset: x.layout().offset(), rows, cols: k, rs: xs[0], cs: xs[1] };
         // B = wᵀ, read through w's strides.
@@ -142,7 +139,7 @@ impl Tensor {
             cs: ws[0],
         };
         if rows * n > 0 {
-            sgemm(1.0, a, w, 1.0, MatMut::row_major(&mut out, rows, n), Parallelism::Rayon);
+            sgemm_bias(1.0, a, w, b, MatMut::row_major(&mut out, rows, n), Parallelism::Rayon);
         }
         let mut dims = self.dims().to_vec();
         *dims.last_mut().unwrap() = n;

@@ -68,11 +68,33 @@ pub(super) struct Problem {
     a: Strided,
     b: Strided,
     c: StridedMut,
+    bias: Option<Bias>,
 }
 
+/// A vector added to C once the product is in: `C(i, j) += v[j]` as the caller sees C. After a
+/// turn-around (see `Problem::new`) the same vector runs along the kernel's rows instead.
+#[derive(Clone, Copy)]
+struct Bias {
+    ptr: *const f32,
+    along_rows: bool,
+}
+
+// SAFETY: built from a slice borrowed for the whole GEMM call, and only read.
+unsafe impl Send for Bias {}
+unsafe impl Sync for Bias {}
+
 impl Problem {
-    /// Wraps checked, non-empty views (m, n, k > 0).
-    pub fn new(alpha: f32, a: &MatRef<f32>, b: &MatRef<f32>, beta: f32, c: MatMut<f32>) -> Problem {
+    /// Wraps checked, non-empty views (m, n, k > 0); `bias`, if any, holds one value per column of
+    /// C, added after the product (with beta = 0).
+    pub fn new(
+        alpha: f32,
+        a: &MatRef<f32>,
+        b: &MatRef<f32>,
+        beta: f32,
+        c: MatMut<f32>,
+        bias: Option<&[f32]>,
+    ) -> Problem {
+        debug_assert!(bias.is_none_or(|v| v.len() == c.cols && beta == 0.0));
         debug_assert!(c.rows > 0 && c.cols > 0 && a.cols > 0);
         // SAFETY: the views are non-empty and bounds-checked, so each offset is inside its slice.
         let (ap, bp, cp) = unsafe {
@@ -87,6 +109,7 @@ impl Problem {
             a: Strided { ptr: ap, rs: a.rs, cs: a.cs },
             b: Strided { ptr: bp, rs: b.rs, cs: b.cs },
             c: StridedMut { ptr: cp, rs: c.rs, cs: c.cs },
+            bias: bias.map(|v| Bias { ptr: v.as_ptr(), along_rows: false }),
         };
         // The kernel stores columns of C with unit stride: if C's unit stride runs along its rows,
         // compute Cᵀ = Bᵀ·Aᵀ instead (same memory). When both strides are 1 (a single row or column),
@@ -114,6 +137,7 @@ impl Problem {
             a: self.b.t(),
             b: self.a.t(),
             c: StridedMut { ptr: self.c.ptr, rs: self.c.cs, cs: self.c.rs },
+            bias: self.bias.map(|v| Bias { along_rows: !v.along_rows, ..v }),
             ..self
         }
     }
@@ -245,6 +269,10 @@ impl Pass<'_> {
                     } else {
                         edge_tile(spec, kcur, a_sliver, b_sliver, p, self.beta, c, nrows, ncols);
                     }
+                    // The bias goes in while the tile is still in L1, after the first pass over k.
+                    if let (Some(bias), 0) = (p.bias, self.pc) {
+                        add_bias(bias, (self.ig + i, j), c, (p.c.rs, p.c.cs), (nrows, ncols));
+                    }
                 }
             }
         }
@@ -316,6 +344,34 @@ unsafe fn edge_tile(
             for (i, &v) in src.iter().enumerate() {
                 let out = c.add(i * p.c.rs + j * p.c.cs);
                 *out = if beta == 0.0 { v } else { v + beta * *out };
+            }
+        }
+    }
+}
+
+/// Adds the bias to the `rows × cols` block of C at `c`, whose element (0, 0) is C(i0, j0).
+///
+/// # Safety
+/// The block lies inside C and belongs to the calling tile; the bias covers C's rows (or columns).
+#[inline]
+unsafe fn add_bias(
+    bias: Bias,
+    (i0, j0): (usize, usize),
+    c: *mut f32,
+    (rs, cs): (usize, usize),
+    (rows, cols): (usize, usize),
+) {
+    for j in 0..cols {
+        let column = c.add(j * cs);
+        if bias.along_rows {
+            let v = std::slice::from_raw_parts(bias.ptr.add(i0), rows);
+            for (i, &v) in v.iter().enumerate() {
+                *column.add(i * rs) += v;
+            }
+        } else {
+            let v = *bias.ptr.add(j0 + j);
+            for i in 0..rows {
+                *column.add(i * rs) += v;
             }
         }
     }

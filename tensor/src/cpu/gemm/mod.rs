@@ -170,7 +170,43 @@ pub fn sgemm_with(
         scale(beta, c);
         return;
     }
-    let problem = driver::Problem::new(alpha, &a, &b, beta, c);
+    let problem = driver::Problem::new(alpha, &a, &b, beta, c, None);
+    driver::run(blocking::spec(kernel, problem.rows()), problem, par == Parallelism::Rayon);
+}
+
+/// C ← alpha·A·B + bias, with `bias[j]` added to every row's column j: a linear layer's output in
+/// one pass over C. The bias is added to each tile of C while it is still in L1, right after the
+/// tile's first pass over k; filling C with the bias beforehand and accumulating onto it (beta = 1)
+/// costs an extra write and read of C through memory.
+pub fn sgemm_bias(alpha: f32, a: MatRef<f32>, b: MatRef<f32>, bias: &[f32], c: MatMut<f32>, par: Parallelism) {
+    sgemm_bias_with(Kernel::best(), alpha, a, b, bias, c, par)
+}
+
+/// Same with a forced micro-kernel (tests and benches); panics if that kernel is unavailable on this CPU.
+pub fn sgemm_bias_with(
+    kernel: Kernel,
+    alpha: f32,
+    a: MatRef<f32>,
+    b: MatRef<f32>,
+    bias: &[f32],
+    c: MatMut<f32>,
+    par: Parallelism,
+) {
+    assert!(kernel.is_supported(), "sgemm: kernel {} is not supported by this CPU", kernel.name());
+    check_shapes("sgemm_bias", &a, &b, &c);
+    assert_eq!(bias.len(), c.cols, "sgemm_bias: bias has {} values for {} columns of C", bias.len(), c.cols);
+    if c.rows == 0 || c.cols == 0 {
+        return;
+    }
+    if a.cols == 0 || alpha == 0.0 {
+        for i in 0..c.rows {
+            for (j, &v) in bias.iter().enumerate() {
+                c.data[c.offset + i * c.rs + j * c.cs] = v;
+            }
+        }
+        return;
+    }
+    let problem = driver::Problem::new(alpha, &a, &b, 0.0, c, Some(bias));
     driver::run(blocking::spec(kernel, problem.rows()), problem, par == Parallelism::Rayon);
 }
 

@@ -252,3 +252,60 @@ proptest! {
         check(kernels[kernel % kernels.len()], &Case { m, n, k, layouts: [la, lb, lc], alpha, beta, par }, seed);
     }
 }
+
+/// `sgemm_bias` against the naive product plus the bias, on every kernel: both orientations (a
+/// row-major C is turned around, so the bias runs along the kernel's rows; a column-major one is
+/// not), partial tiles, a C without unit stride, passes over k after the first (which must not add
+/// the bias again), row groups, and the k = 0 and alpha = 0 shortcuts.
+#[test]
+fn bias_is_added_once_per_element_in_every_orientation() {
+    let shapes = [(5, 7, 3), (197, 257, 64), (33, 17, 1000), (100, 130, 1300), (40, 4200, 9), (4, 5, 0)];
+    let mut seed = 5;
+    for kernel in Kernel::available() {
+        for &(m, n, k) in &shapes {
+            for lc in [Layout::RowMajor, Layout::ColMajor, Layout::SubRowMajor, Layout::Gapped] {
+                for alpha in [0.75, 0.0] {
+                    seed += 1;
+                    let mut rng = Rng(seed);
+                    let (ad, ao, ars, acs) = build(m, k, Layout::RowMajor, &mut rng, 7.0);
+                    let (bd, bo, brs, bcs) = build(k, n, Layout::ColMajor, &mut rng, 7.0);
+                    let (mut cd, co, crs, ccs) = build(m, n, lc, &mut rng, -3.0);
+                    let bias: Vec<f32> = (0..n).map(|_| rng.uniform()).collect();
+                    let a = MatRef { data: &ad, offset: ao, rows: m, cols: k, rs: ars, cs: acs };
+                    let b = MatRef { data: &bd, offset: bo, rows: k, cols: n, rs: brs, cs: bcs };
+                    let mut expect = cd.clone();
+                    let view = |d| MatMut { data: d, offset: co, rows: m, cols: n, rs: crs, cs: ccs };
+                    gemm_naive(alpha, a, b, 0.0, view(&mut expect));
+                    let before = cd.clone();
+                    sgemm_bias_with(kernel, alpha, a, b, &bias, view(&mut cd), Parallelism::Rayon);
+                    let tol = (k as f32 + 4.0) * f32::EPSILON * 4.0;
+                    let mut in_view = vec![false; cd.len()];
+                    for i in 0..m {
+                        for j in 0..n {
+                            let idx = co + i * crs + j * ccs;
+                            in_view[idx] = true;
+                            let want = expect[idx] + bias[j];
+                            let bound = tol * (k as f32 + bias[j].abs() + 1.0);
+                            assert!(
+                                (cd[idx] - want).abs() <= bound,
+                                "{kernel:?} {m}×{n}×{k} C {lc:?} alpha {alpha}: ({i}, {j}) is {} expected {want}",
+                                cd[idx]
+                            );
+                        }
+                    }
+                    for (idx, (x, y)) in cd.iter().zip(&before).enumerate() {
+                        assert!(in_view[idx] || x.to_bits() == y.to_bits(), "{kernel:?} wrote outside C at {idx}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+#[should_panic(expected = "bias has 3 values for 2 columns")]
+fn bias_of_the_wrong_length_panics() {
+    let (a, b, mut c) = (vec![0.0; 6], vec![0.0; 6], vec![0.0; 4]);
+    let (a, b) = (MatRef::row_major(&a, 2, 3), MatRef::row_major(&b, 3, 2));
+    sgemm_bias(1.0, a, b, &[0.0; 3], MatMut::row_major(&mut c, 2, 2), Parallelism::None);
+}
