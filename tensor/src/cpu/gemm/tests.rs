@@ -281,11 +281,11 @@ fn bias_is_added_once_per_element_in_every_orientation() {
                     let tol = (k as f32 + 4.0) * f32::EPSILON * 4.0;
                     let mut in_view = vec![false; cd.len()];
                     for i in 0..m {
-                        for j in 0..n {
+                        for (j, &bj) in bias.iter().enumerate() {
                             let idx = co + i * crs + j * ccs;
                             in_view[idx] = true;
-                            let want = expect[idx] + bias[j];
-                            let bound = tol * (k as f32 + bias[j].abs() + 1.0);
+                            let want = expect[idx] + bj;
+                            let bound = tol * (k as f32 + bj.abs() + 1.0);
                             assert!(
                                 (cd[idx] - want).abs() <= bound,
                                 "{kernel:?} {m}×{n}×{k} C {lc:?} alpha {alpha}: ({i}, {j}) is {} expected {want}",
