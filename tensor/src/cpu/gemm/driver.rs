@@ -33,8 +33,9 @@ const MAX_GROUP_ROWS: usize = 4096;
 /// 1.02) and on N = 1024 (kc 512). On Zen 5, single-core, in place had won 12–16% on the two
 /// kc = 768 products and tied elsewhere.
 const DIRECT_B_MIN_KC: usize = 512;
-/// A B of at most this many floats is read in place at any depth: nothing to prefetch from far
-/// away, and packing it would be a large share of a small product's work. The per-head products of
+/// A B of at most this many floats is read in place at any depth, whichever of its strides is 1:
+/// nothing to prefetch from far away, and packing it would be a large share of a small product's
+/// work. The per-head products of
 /// ViT attention (196×196×32 and 196×32×196, `SGEMM_BENCH_ATTN=10 cargo bench --bench sgemm`) ran at
 /// 0.85 and 0.67 of the `gemm` crate's speed with B packed, 0.93 and 0.94 with B in place.
 const DIRECT_B_MAX_CACHED: usize = 1 << 16;
@@ -156,7 +157,7 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
     let b_states: Vec<AtomicU8> = (0..nc.div_ceil(spec.nr)).map(|_| AtomicU8::default()).collect();
     // A B with unit stride along k is read in place where the kernel family can (full slivers
     // only: a ragged last sliver is still packed, zero-padded), in deep passes or when B is small
-    // (see `DIRECT_B_MIN_KC`).
+    // (see `DIRECT_B_MIN_KC`); a B with unit stride along n only when it is small.
     let cached = p.n.saturating_mul(p.k) <= DIRECT_B_MAX_CACHED;
     let direct_b = match (p.b.rs, p.b.cs) {
         (1, ldb) if kc > DIRECT_B_MIN_KC || cached => spec.kernel_direct_b.map(|kernel| (kernel, ldb)),
