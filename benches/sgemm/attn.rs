@@ -67,13 +67,12 @@ struct Layer {
 
 impl Layer {
     fn new(tokens: usize, d: usize) -> Layer {
-        let fill = |len: usize, v: f32| vec![v; len];
         Layer {
             tokens,
             d,
-            qkv: fill(tokens * 3 * HEADS * d, 0.25),
-            dout: fill(tokens * HEADS * d, 0.5),
-            square: fill(tokens * tokens, 0.125),
+            qkv: vec![0.25; tokens * 3 * HEADS * d],
+            dout: vec![0.5; tokens * HEADS * d],
+            square: vec![0.125; tokens * tokens],
         }
     }
 
