@@ -319,15 +319,40 @@ fn fma_peak() -> f64 {
 }
 
 mod fma_probe {
-    /// Runs `iters` rounds of 24 independent FMAs (enough chains to hide the latency on two ports) on
-    /// the widest vectors the CPU has; returns the FLOPs of one round.
+    /// Runs `iters` rounds of independent FMAs (enough chains to hide the latency on two ports) on
+    /// the widest vectors the CPU has; returns the FLOPs of one round (0 where there is no probe).
     pub fn burn(iters: u64) -> f64 {
         #[cfg(target_arch = "x86_64")]
         if is_x86_feature_detected!("avx512f") {
             // SAFETY: AVX-512F was just detected.
             return unsafe { burn512(iters) };
         }
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            // SAFETY: AVX2 and FMA were just detected.
+            return unsafe { burn256(iters) };
+        }
         0.0
+    }
+
+    /// The AVX2 probe: 12 chains of ymm FMAs, as many accumulators as 16 registers leave room for
+    /// (2 ports × 4-5 cycles of latency need 8-10).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn burn256(iters: u64) -> f64 {
+        use std::arch::x86_64::*;
+        let mut acc = [_mm256_set1_ps(1.0); 12];
+        let (x, y) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+        for _ in 0..iters {
+            for a in acc.iter_mut() {
+                *a = _mm256_fmadd_ps(*a, x, y);
+            }
+        }
+        let total = acc.iter().fold(_mm256_setzero_ps(), |s, &a| _mm256_add_ps(s, a));
+        let mut lanes = [0.0f32; 8];
+        _mm256_storeu_ps(lanes.as_mut_ptr(), total);
+        std::hint::black_box(lanes);
+        (12 * 8 * 2) as f64
     }
 
     #[cfg(target_arch = "x86_64")]

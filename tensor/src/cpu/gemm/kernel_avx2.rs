@@ -1,13 +1,20 @@
 //! The AVX2+FMA micro-kernel: an `MR × NR` tile of C held in ymm registers.
 //!
-//! Only 16 ymm registers: `MR = 16` (2 ymm) by `NR = 6` keeps 12 accumulators, 2 A vectors and one
-//! broadcast live, the classic Haswell shape. 12 independent chains cover the FMA latency (2 ports ×
-//! 4 cycles = 8 chains needed).
+//! Only 16 ymm registers, and two shapes of 12 accumulators: `MR = 16` (2 ymm) by `NR = 6`, the
+//! classic Haswell shape, with 2 A vectors and a broadcast live, and `MR = 24, NR = 4`, with 3 A
+//! vectors and a broadcast, all 16 registers (see `blocking.rs` for which the driver takes where).
+//! 12 independent chains cover the FMA latency (2 ports × 4 cycles = 8 chains needed). It reads B
+//! the same three ways as the AVX-512 kernel (`kernel_avx512.rs`, which explains when each pays off).
 #![cfg(target_arch = "x86_64")]
 // Register tiles read best indexed like the math: acc[j][v] += a[v] · b[j].
 #![allow(clippy::needless_range_loop)]
 
+use super::blocking::BLayout;
 use std::arch::x86_64::*;
+
+/// How far ahead (in k steps) the A sliver is prefetched: one 64-byte line per k step of 6 cycles,
+/// so 8 steps cover an L2 hit with room for a miss to L3.
+const PREFETCH_STEPS: usize = 8;
 
 /// The micro-kernel for `MR = 8·MV` and `NR`; see [`super::blocking::MicroKernel`] for the contract.
 ///
@@ -24,18 +31,66 @@ pub(super) unsafe fn kernel<const MV: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
+    tile::<MV, NR, { BLayout::Packed as u8 }>(kc, a, b, NR, alpha, beta, c, ldc)
+}
+
+/// The same tile with B read in place, laid out as `B_AT` says (a [`BLayout`] other than `Packed`).
+///
+/// # Safety
+/// As [`kernel`], except that `b` must be readable at every `(k, j)` offset of `B_AT` for `j < NR`,
+/// `k < kc`.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn kernel_in_place<const MV: usize, const NR: usize, const B_AT: u8>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    alpha: f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    tile::<MV, NR, B_AT>(kc, a, b, ldb, alpha, beta, c, ldc)
+}
+
+/// Every kernel above, by where B lies (`B_AT`, a [`BLayout`]).
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+#[allow(clippy::too_many_arguments)]
+unsafe fn tile<const MV: usize, const NR: usize, const B_AT: u8>(
+    kc: usize,
+    a: *const f32,
+    b: *const f32,
+    ldb: usize,
+    alpha: f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
+    let (bj, bk) = BLayout::strides(B_AT, ldb);
+    // Ask for the C tile now: it is only touched after the k loop, by which time it has arrived.
+    for j in 0..NR {
+        for v in 0..MV {
+            _mm_prefetch::<_MM_HINT_T0>(c.add(j * ldc + 8 * v) as *const i8);
+        }
+    }
     let mut acc = [[_mm256_setzero_ps(); MV]; NR];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
+        // Packed A is 64-byte aligned: one prefetch per 64-byte line.
+        for v in (0..MV).step_by(2) {
+            _mm_prefetch::<_MM_HINT_T0>(a.add(8 * MV * PREFETCH_STEPS + 8 * v) as *const i8);
+        }
         let av: [__m256; MV] = std::array::from_fn(|v| _mm256_load_ps(a.add(8 * v)));
         for (j, acc_j) in acc.iter_mut().enumerate() {
-            let bj = _mm256_broadcast_ss(&*b.add(j));
+            let b_kj = _mm256_broadcast_ss(&*b.add(j * bj));
             for v in 0..MV {
-                acc_j[v] = _mm256_fmadd_ps(av[v], bj, acc_j[v]);
+                acc_j[v] = _mm256_fmadd_ps(av[v], b_kj, acc_j[v]);
             }
         }
         a = a.add(8 * MV);
-        b = b.add(NR);
+        b = b.add(bk);
     }
     let alpha = _mm256_set1_ps(alpha);
     if beta == 0.0 {

@@ -10,16 +10,12 @@
 // Register tiles read best indexed like the math: acc[j][v] += a[v] · b[j].
 #![allow(clippy::needless_range_loop)]
 
+use super::blocking::BLayout;
 use std::arch::x86_64::*;
 
 /// How far ahead (in k steps) the A sliver is prefetched: A streams from L2, whose latency
 /// (~16 cycles) is a few k steps of 12 cycles each; 8 steps ahead leaves room for misses to L3.
 const PREFETCH_STEPS: usize = 8;
-
-/// Where the kernel finds B(k, j): in a packed sliver, or in place in one of two layouts.
-const PACKED: u8 = 0; // b[k·NR + j]
-const COLUMNS: u8 = 1; // b[j·ldb + k]: each of the NR columns runs along k
-const ROWS: u8 = 2; // b[k·ldb + j]: each k step's NR values lie side by side
 
 /// The micro-kernel for `MR = 16·MV` and `NR`; see [`super::blocking::MicroKernel`] for the contract.
 ///
@@ -36,41 +32,25 @@ pub(super) unsafe fn kernel<const MV: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
-    tile::<MV, NR, PACKED>(kc, a, b, 0, alpha, beta, c, ldc)
+    tile::<MV, NR, { BLayout::Packed as u8 }>(kc, a, b, NR, alpha, beta, c, ldc)
 }
 
-/// The same tile with B read in place: B(k, j) at `b[j·ldb + k]`, that is, B's `NR` columns are
-/// rows of a row-major matrix (`X` in the `Y = X·Wᵀ` of a linear layer, once the driver has turned
-/// the product around). Packing such a B means an 8×8 register transpose per 64 values; reading it
-/// directly costs nothing extra, because the kernel loads B one broadcast scalar at a time anyway:
-/// the `NR` source rows are `NR` sequential streams, which the hardware prefetchers follow.
+/// The same tile with B read in place, laid out as `B_AT` says (a [`BLayout`] other than `Packed`).
 ///
-/// # Safety
-/// As [`kernel`], except that `b` must be readable at `j·ldb + k` for `j < NR`, `k < kc`.
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn kernel_direct_b<const MV: usize, const NR: usize>(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    alpha: f32,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-) {
-    tile::<MV, NR, COLUMNS>(kc, a, b, ldb, alpha, beta, c, ldc)
-}
-
-/// The same tile with B read in place the other way round: B(k, j) at `b[k·ldb + j]`, the packed
-/// layout with a longer row. The driver uses it for small Bs that stay in cache, such as the
+/// B's columns along k (`Columns`) are rows of a row-major matrix: `X` in the `Y = X·Wᵀ` of a
+/// linear layer once the driver has turned the product around. Packing such a B means an 8×8
+/// register transpose per 64 values; reading it directly costs nothing extra, because the kernel
+/// loads B one broadcast scalar at a time anyway, and the `NR` source rows are `NR` sequential
+/// streams that the hardware prefetchers follow. B's rows along n (`Rows`) are the packed layout
+/// with a longer row: the driver reads small Bs that stay in cache that way, such as the
 /// probabilities in attention's `dV = Pᵀ·dO`, where copying B would cost as much as the product.
 ///
 /// # Safety
-/// As [`kernel`], except that `b` must be readable at `k·ldb + j` for `j < NR`, `k < kc`.
+/// As [`kernel`], except that `b` must be readable at every `(k, j)` offset of `B_AT` for `j < NR`,
+/// `k < kc`.
 #[target_feature(enable = "avx512f")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn kernel_rows_b<const MV: usize, const NR: usize>(
+pub(super) unsafe fn kernel_in_place<const MV: usize, const NR: usize, const B_AT: u8>(
     kc: usize,
     a: *const f32,
     b: *const f32,
@@ -80,10 +60,10 @@ pub(super) unsafe fn kernel_rows_b<const MV: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
-    tile::<MV, NR, ROWS>(kc, a, b, ldb, alpha, beta, c, ldc)
+    tile::<MV, NR, B_AT>(kc, a, b, ldb, alpha, beta, c, ldc)
 }
 
-/// All three kernels, by where B lies (`B_AT`: `PACKED`, `COLUMNS` or `ROWS`).
+/// Every kernel above, by where B lies (`B_AT`, a [`BLayout`]).
 #[target_feature(enable = "avx512f")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -97,12 +77,7 @@ unsafe fn tile<const MV: usize, const NR: usize, const B_AT: u8>(
     c: *mut f32,
     ldc: usize,
 ) {
-    // Strides of B along j and along k.
-    let (bj, bk) = match B_AT {
-        PACKED => (1, NR),
-        COLUMNS => (ldb, 1),
-        _ => (1, ldb),
-    };
+    let (bj, bk) = BLayout::strides(B_AT, ldb);
     // Ask for the C tile now: it is only touched after the k loop, by which time it has arrived.
     for j in 0..NR {
         for v in 0..MV {
