@@ -28,11 +28,11 @@
 //!
 //! # B read in place
 //! When B's columns run along k with unit stride (the `X` of a linear layer's `X·Wᵀ`, once turned
-//! around as above), packing B would be a register transpose of every value. The AVX-512 family has
-//! a second kernel that broadcasts B's values straight from their rows instead
-//! (`kernel_avx512::kernel_direct_b`), so those products pack only A. A small B whose rows run
-//! along n with unit stride (attention's probabilities in `dV = Pᵀ·dO`) is read in place too, by a
-//! third kernel (`kernel_avx512::kernel_rows_b`), as copying it would cost as much as the product.
+//! around as above), packing B would be a register transpose of every value. The AVX-512 and AVX2
+//! families have a second kernel that broadcasts B's values straight from their rows instead
+//! (`kernel_in_place` with `BLayout::Columns`), so those products pack only A. A small B whose
+//! rows run along n with unit stride (attention's probabilities in `dV = Pᵀ·dO`) is read in place
+//! too (`BLayout::Rows`), as copying it would cost as much as the product.
 //!
 //! # Bias
 //! `sgemm_bias` adds a vector along C's columns (a linear layer's bias) to each tile as soon as
