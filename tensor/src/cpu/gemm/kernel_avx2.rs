@@ -12,8 +12,8 @@
 use super::blocking::BLayout;
 use std::arch::x86_64::*;
 
-/// How far ahead (in k steps) the A sliver is prefetched: one 64-byte line per k step of 6 cycles,
-/// so 8 steps cover an L2 hit with room for a miss to L3.
+/// How far ahead (in k steps) the A sliver is prefetched: a k step is 6 cycles and reads one or
+/// two 64-byte lines of A (16 or 24 floats), so 8 steps cover an L2 hit with room for a miss to L3.
 const PREFETCH_STEPS: usize = 8;
 
 /// The micro-kernel for `MR = 8·MV` and `NR`; see [`super::blocking::MicroKernel`] for the contract.
