@@ -31,34 +31,19 @@ pub(super) unsafe fn kernel<const MV: usize, const NR: usize>(
     c: *mut f32,
     ldc: usize,
 ) {
-    tile::<MV, NR, { BLayout::Packed as u8 }>(kc, a, b, NR, alpha, beta, c, ldc)
+    kernel_in_place::<MV, NR, { BLayout::Packed as u8 }>(kc, a, b, NR, alpha, beta, c, ldc)
 }
 
-/// The same tile with B read in place, laid out as `B_AT` says (a [`BLayout`] other than `Packed`).
+/// The tile with B wherever `B_AT` says (a [`BLayout`]): [`kernel`] is its packed case, and the
+/// driver calls the in-place ones directly.
 ///
 /// # Safety
 /// As [`kernel`], except that `b` must be readable at every `(k, j)` offset of `B_AT` for `j < NR`,
 /// `k < kc`.
 #[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn kernel_in_place<const MV: usize, const NR: usize, const B_AT: u8>(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    ldb: usize,
-    alpha: f32,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-) {
-    tile::<MV, NR, B_AT>(kc, a, b, ldb, alpha, beta, c, ldc)
-}
-
-/// Every kernel above, by where B lies (`B_AT`, a [`BLayout`]).
-#[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
-unsafe fn tile<const MV: usize, const NR: usize, const B_AT: u8>(
+pub(super) unsafe fn kernel_in_place<const MV: usize, const NR: usize, const B_AT: u8>(
     kc: usize,
     a: *const f32,
     b: *const f32,
