@@ -69,6 +69,11 @@ impl Shape {
     fn flops(&self) -> f64 {
         2.0 * (self.m * self.n * self.k) as f64
     }
+
+    /// Whether the target covers this shape: every ViT shape, squares from N = 512.
+    fn is_target(&self) -> bool {
+        self.name != "256"
+    }
 }
 
 fn shapes() -> Vec<Shape> {
@@ -239,6 +244,7 @@ fn quick(rounds: usize, peak: f64) {
     // operands come from memory (or far in L3), not from the caches of the previous run, and the
     // thread pools have gone idle, as after a stretch of single-threaded work.
     let mut evict = vec![0u8; std::env::var("SGEMM_BENCH_COLD").map_or(0, |m| m.parse::<usize>().expect("MiB") << 20)];
+    let mut tally = Tally::default();
     for s in shapes().into_iter().filter(|s| wanted(&s.name)) {
         let (a, b) = (vec![0.25f32; s.m * s.k], vec![0.5f32; s.k * s.n]);
         let mut c = vec![0.0f32; s.m * s.n];
@@ -261,10 +267,14 @@ fn quick(rounds: usize, peak: f64) {
             .iter()
             .map(|t| format!("{:7.1} ({:4.1}%)", s.flops() / t / 1e9, 100.0 * s.flops() / t / peak))
             .collect();
-        let paired: Vec<String> = (1..3)
+        let ratios: Vec<(usize, f64)> = (1..3)
             .filter(|&p| runs(peers[p]) && runs("ours"))
-            .map(|p| format!("{} {:.3}", peers[p], median_ratio(&times[p], &times[0])))
+            .map(|p| (p, median_ratio(&times[p], &times[0])))
             .collect();
+        let paired: Vec<String> = ratios.iter().map(|&(p, r)| format!("{} {r:.3}", peers[p])).collect();
+        if s.is_target() {
+            tally.add(&ratios);
+        }
         println!(
             "{:<16} ours {}  openblas {}  gemm {}  ours/best {:.3}  paired: {}",
             s.name,
@@ -274,6 +284,38 @@ fn quick(rounds: usize, peak: f64) {
             best[1].min(best[2]) / best[0],
             paired.join(", ")
         );
+    }
+    tally.print("paired");
+}
+
+/// How many of the target shapes (N ≥ 512 and the ViT shapes) ours ran at least as fast as each
+/// peer, by the paired ratio: the target is all of them, against both peers.
+#[derive(Default)]
+struct Tally {
+    shapes: usize,
+    /// At or above OpenBLAS, at or above `gemm`, at or above both.
+    at_or_above: [usize; 3],
+}
+
+impl Tally {
+    /// One shape's paired ratios ours/peer, by peer index (1 OpenBLAS, 2 `gemm`).
+    fn add(&mut self, ratios: &[(usize, f64)]) {
+        self.shapes += 1;
+        for &(p, r) in ratios {
+            self.at_or_above[p - 1] += usize::from(r >= 1.0);
+        }
+        self.at_or_above[2] += usize::from(ratios.len() == 2 && ratios.iter().all(|&(_, r)| r >= 1.0));
+    }
+
+    /// One line: on how many shapes ours/peer was at least 1, by the ratio `how` names.
+    fn print(&self, how: &str) {
+        if self.shapes > 0 {
+            let [o, g, both] = self.at_or_above;
+            let n = self.shapes;
+            println!(
+                "ours ≥ peer ({how}) on the {n} target shapes (N ≥ 512, ViT): openblas {o}, gemm {g}, both {both}"
+            );
+        }
     }
 }
 
@@ -496,10 +538,15 @@ fn main() {
         peak / 1e9
     );
     println!("{:<16} {:>22} {:>16} {:>16} {:>16} {:>9}", "shape", "m×n×k", "ours", "openblas", "gemm", "ours/best");
+    let mut tally = Tally::default();
     for s in shapes() {
         let cols: Vec<Option<f64>> = ["ours", "openblas", "gemm"].iter().map(|p| gflops(p, &s)).collect();
         if cols.iter().all(Option::is_none) {
             continue;
+        }
+        if let Some(ours) = cols[0].filter(|_| s.is_target()) {
+            let ratios: Vec<(usize, f64)> = (1..3).filter_map(|p| cols[p].map(|g| (p, ours / g))).collect();
+            tally.add(&ratios);
         }
         let cell = |g: Option<f64>| g.map_or("-".to_string(), |g| format!("{g:7.1} ({:4.1}%)", 100.0 * g * 1e9 / peak));
         let best_peer = cols[1].unwrap_or(0.0).max(cols[2].unwrap_or(0.0));
@@ -518,4 +565,5 @@ fn main() {
             ratio
         );
     }
+    tally.print("median samples");
 }
