@@ -295,6 +295,8 @@ struct Tally {
     shapes: usize,
     /// At or above OpenBLAS, at or above `gemm`, at or above both.
     at_or_above: [usize; 3],
+    /// Whether OpenBLAS, `gemm` ran at all (SGEMM_BENCH_PEERS may leave one out).
+    ran: [bool; 2],
 }
 
 impl Tally {
@@ -302,6 +304,7 @@ impl Tally {
     fn add(&mut self, ratios: &[(usize, f64)]) {
         self.shapes += 1;
         for &(p, r) in ratios {
+            self.ran[p - 1] = true;
             self.at_or_above[p - 1] += usize::from(r >= 1.0);
         }
         self.at_or_above[2] += usize::from(ratios.len() == 2 && ratios.iter().all(|&(_, r)| r >= 1.0));
@@ -309,12 +312,15 @@ impl Tally {
 
     /// One line: on how many shapes ours/peer was at least 1, by the ratio `how` names.
     fn print(&self, how: &str) {
-        if self.shapes > 0 {
-            let [o, g, both] = self.at_or_above;
+        let counts: Vec<String> = [(0, "openblas"), (1, "gemm")]
+            .into_iter()
+            .filter(|&(p, _)| self.ran[p])
+            .map(|(p, name)| format!("{name} {}", self.at_or_above[p]))
+            .chain(self.ran.iter().all(|&r| r).then(|| format!("both {}", self.at_or_above[2])))
+            .collect();
+        if !counts.is_empty() {
             let n = self.shapes;
-            println!(
-                "ours ≥ peer ({how}) on the {n} target shapes (N ≥ 512, ViT): openblas {o}, gemm {g}, both {both}"
-            );
+            println!("ours ≥ peer ({how}) on the {n} target shapes (N ≥ 512, ViT): {}", counts.join(", "));
         }
     }
 }
