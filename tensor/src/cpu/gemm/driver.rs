@@ -404,9 +404,9 @@ struct Plan {
 
 /// 16, not 4: in a CAE-Small training step on a 2-core AVX2 EPYC (perf samples of both workers),
 /// each worker sat idle 5.8–6.1% of the time with 4, mostly while the other finished a GEMM pass's
-/// last tile, and 3.4–4.8% with 16 (32 measured no lower); the sgemm bench at the step's 1584 tokens, paired against
-/// OpenBLAS over the 27 target shapes, went from a geometric mean of 0.99 and 0.97 to 1.05 and
-/// 1.01 (at the default 12608 tokens: 0.97 and 1.01 to 1.02 and 1.01).
+/// last tile, and 3.4–4.8% with 16 (32 measured no lower). The sgemm bench at the step's 1584
+/// tokens, paired against OpenBLAS over the 27 target shapes, went from a geometric mean of 0.99
+/// and 0.97 to 1.05 and 1.01 (at the default 12608 tokens: 0.97 and 1.01 to 1.02 and 1.01).
 const TILES_PER_THREAD: usize = 16;
 /// Fewest B slivers in a column band: a packed A sliver read from L2 then serves at least 4·NR columns.
 const MIN_BAND_SLIVERS: usize = 4;
