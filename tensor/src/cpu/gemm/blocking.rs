@@ -107,23 +107,19 @@ const AVX512_TALL_MC: usize = 448; // a multiple of 64
 const AVX512_NARROW_MR: usize = 16; // 1 zmm
 const AVX512_NARROW_NR: usize = 20; // 20 broadcasts, 20 accumulators
 
-// AVX2 (kernel_avx2.rs): same reasoning, smaller tiles of 12 accumulators in the 16 ymm registers.
-// 24 × 4 loads 3 A vectors and 4 broadcasts per 12 FMAs, against 2 + 6 for 16 × 6; like the
-// AVX-512 tall tile it is taken only where it pads no more rows than 16 would (ViT widths 384,
-// 1152, 1536 and 1584 tokens are multiples of 24; attention's 32-row products are not). On a 2-core
-// Zen 3 (AVX2 only) the 24 × 4 kernel alone ran at 1.00–1.19× the speed of the 16 × 6 one on
-// L1-resident slivers in five runs of six, and ours/OpenBLAS over 13 shapes averaged 0.96–0.99 with
-// it against 0.93–0.96 without (three alternated sgemm bench runs; that machine's speed drifted by
-// up to 20% within a minute, so these are the figures, not a margin beyond doubt).
-// KC·NR·4 = 9 KiB (16 × 6) of B sliver in a 32 KiB L1; MC·KC·4 = 504 KiB of A, which overflows
-// Zen 3's 512 KiB L2 a little, but MC = 128–224 measured no different there.
+// AVX2 (kernel_avx2.rs): the classic Haswell tile, 12 accumulators of the 16 ymm registers, 2 A
+// vectors and 6 broadcasts per 12 FMAs. A taller 24 × 4 tile (3 A vectors and 4 broadcasts per 12
+// FMAs) was tried and dropped: on a 2-core Zen 3, with the two alternated inside one process
+// (throwaway harness, rotating order, 6 rounds), 16 × 6 ran the 27 target shapes of the sgemm bench
+// at 1584 tokens 5% faster by geometric mean, and the weight gradients at 12608 tokens 3% faster.
+// KC·NR·4 = 9 KiB of B sliver in a 32 KiB L1 (KC = 256 and 320 measured no different there);
+// MC·KC·4 = 504 KiB of A, which overflows Zen 3's 512 KiB L2 a little, but MC = 128–224 measured no
+// different there.
 const AVX2_MR: usize = 16; // 2 ymm
 const AVX2_NR: usize = 6; // 12 accumulators of the 16 ymm
 const AVX2_KC: usize = 384;
 const AVX2_MC: usize = 336;
 const AVX2_NC: usize = 3072;
-const AVX2_TALL_MR: usize = 24; // 3 ymm
-const AVX2_TALL_NR: usize = 4; // 4 broadcasts, 12 accumulators
 
 // Portable (kernel_portable.rs): modest sizes that suit any cache of the last decade.
 const PORTABLE_MR: usize = 8;
@@ -200,20 +196,6 @@ static AVX2: KernelSpec = KernelSpec {
     pack_b: pack::pack_avx::<AVX2_NR>,
 };
 
-#[cfg(target_arch = "x86_64")]
-static AVX2_TALL: KernelSpec = KernelSpec {
-    mr: AVX2_TALL_MR,
-    nr: AVX2_TALL_NR,
-    mc: AVX2_MC,
-    kc: AVX2_KC,
-    nc: AVX2_NC,
-    kernel: kernel_avx2::kernel::<{ AVX2_TALL_MR / 8 }, AVX2_TALL_NR>,
-    kernel_direct_b: Some(kernel_avx2::kernel_in_place::<{ AVX2_TALL_MR / 8 }, AVX2_TALL_NR, COLUMNS>),
-    kernel_rows_b: Some(kernel_avx2::kernel_in_place::<{ AVX2_TALL_MR / 8 }, AVX2_TALL_NR, ROWS>),
-    pack_a: pack::pack_avx::<AVX2_TALL_MR>,
-    pack_b: pack::pack_avx::<AVX2_TALL_NR>,
-};
-
 static PORTABLE: KernelSpec = KernelSpec {
     mr: PORTABLE_MR,
     nr: PORTABLE_NR,
@@ -238,8 +220,6 @@ pub(super) fn spec(kernel: Kernel, m: usize) -> &'static KernelSpec {
         #[cfg(target_arch = "x86_64")]
         Kernel::Avx512 => &AVX512,
         #[cfg(target_arch = "x86_64")]
-        Kernel::Avx2Fma if m.next_multiple_of(AVX2_TALL_MR) <= m.next_multiple_of(AVX2_MR) => &AVX2_TALL,
-        #[cfg(target_arch = "x86_64")]
         Kernel::Avx2Fma => &AVX2,
         _ => &PORTABLE,
     }
@@ -258,9 +238,5 @@ mod tests {
         assert_eq!([mr(17), mr(32), mr(96), mr(197)], [32; 4]);
         // ...the linear layers' widths, and any row count that 64 pads as little as 32, take 64.
         assert_eq!([mr(33), mr(64), mr(384), mr(1000), mr(1152), mr(3072)], [64; 6]);
-        // AVX2: 24 rows where that pads no more than 16 (the linear layers), 16 elsewhere.
-        let mr2 = |m| spec(Kernel::Avx2Fma, m).mr;
-        assert_eq!([mr2(24), mr2(40), mr2(384), mr2(1152), mr2(1584)], [24; 5]);
-        assert_eq!([mr2(1), mr2(16), mr2(32), mr2(99), mr2(1024), mr2(1568)], [16; 6]);
     }
 }

@@ -1,10 +1,10 @@
 //! The AVX2+FMA micro-kernel: an `MR × NR` tile of C held in ymm registers.
 //!
-//! Only 16 ymm registers, and two shapes of 12 accumulators: `MR = 16` (2 ymm) by `NR = 6`, the
-//! classic Haswell shape, with 2 A vectors and a broadcast live, and `MR = 24, NR = 4`, with 3 A
-//! vectors and a broadcast, all 16 registers (see `blocking.rs` for which the driver takes where).
-//! 12 independent chains cover the FMA latency (2 ports × 4 cycles = 8 chains needed). It reads B
-//! the same three ways as the AVX-512 kernel (`kernel_avx512.rs`, which explains when each pays off).
+//! Only 16 ymm registers: the driver takes `MR = 16` (2 ymm) by `NR = 6`, the classic Haswell
+//! shape, 12 accumulators with 2 A vectors and a broadcast live (see `blocking.rs` for why not a
+//! taller tile). 12 independent chains cover the FMA latency (2 ports × 4 cycles = 8 chains
+//! needed). It reads B the same three ways as the AVX-512 kernel (`kernel_avx512.rs`, which
+//! explains when each pays off).
 #![cfg(target_arch = "x86_64")]
 // Register tiles read best indexed like the math: acc[j][v] += a[v] · b[j].
 #![allow(clippy::needless_range_loop)]
