@@ -240,6 +240,7 @@ fn quick(rounds: usize, peak: f64) {
     println!("quick mode: {threads} thread(s), best of {rounds} interleaved runs, GFLOP/s and % of peak");
     let peers = ["ours", "openblas", "gemm"];
     let runs = |peer: &str| only.as_ref().is_none_or(|o| o.split(',').any(|w| w == peer));
+    let running: Vec<usize> = (0..peers.len()).filter(|&p| runs(peers[p])).collect();
     // SGEMM_BENCH_COLD=<MiB>: before each run, write that much elsewhere on this thread, so that the
     // operands come from memory (or far in L3), not from the caches of the previous run, and the
     // thread pools have gone idle, as after a stretch of single-threaded work.
@@ -250,10 +251,11 @@ fn quick(rounds: usize, peak: f64) {
         let mut c = vec![0.0f32; s.m * s.n];
         let mut times: [Vec<f64>; 3] = Default::default();
         for round in 0..rounds {
-            for (p, peer) in peers.iter().enumerate() {
-                if !runs(peer) {
-                    continue;
-                }
+            // Each peer goes first in turn, so whatever a run leaves behind (its data in cache, its
+            // pool's threads still spinning) falls on every peer alike.
+            for i in 0..running.len() {
+                let p = running[(round + i) % running.len()];
+                let peer = peers[p];
                 evict.fill(round as u8);
                 // One thread: count only the time this thread ran (the machine may be shared).
                 let (t, cpu) = (Instant::now(), thread_cpu_seconds());
