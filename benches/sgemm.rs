@@ -70,9 +70,10 @@ impl Shape {
         2.0 * (self.m * self.n * self.k) as f64
     }
 
-    /// Whether the target covers this shape: every ViT shape, squares from N = 512.
+    /// Whether the target covers this shape: every ViT shape (named `model.layer.pass`),
+    /// squares from N = 512.
     fn is_target(&self) -> bool {
-        self.name != "256"
+        self.name.contains('.') || self.m >= 512
     }
 }
 
