@@ -14,7 +14,7 @@
 //! gives three blocks of ~352, not 480 + 480 + 64).
 
 #[cfg(target_arch = "x86_64")]
-use super::{kernel_avx2, kernel_avx512};
+use super::{kernel_avx2, kernel_avx2_asm, kernel_avx512};
 use super::{kernel_portable, pack, pack::Strided, Kernel};
 
 /// One micro-kernel call: `C[0..MR, 0..NR] ← alpha·Ap·Bp + beta·C` over `kc` steps, where Ap holds `MR`
@@ -116,8 +116,14 @@ const AVX512_NARROW_NR: usize = 20; // 20 broadcasts, 20 accumulators
 // KC·NR·4 = 9 KiB of B sliver in a 32 KiB L1 (KC = 256 and 320 measured no different there);
 // MC·KC·4 = 504 KiB of A, which overflows Zen 3's 512 KiB L2 a little, but MC = 128–224 measured no
 // different there.
+//
+// With B packed, the tile runs from kernel_avx2_asm.rs, whose k loop is assembly unrolled by 8:
+// alternated with the intrinsics loop in one process (throwaway harness, 9 rounds), it ran the 27
+// target shapes of the sgemm bench 4–9% faster on one core of a Zen 3 and 5–6% faster on two
+// (geometric means of the best and of the median per-round ratios).
 const AVX2_MR: usize = 16; // 2 ymm
 const AVX2_NR: usize = 6; // 12 accumulators of the 16 ymm
+const _: () = assert!(AVX2_MR == 16 && AVX2_NR == 6, "kernel_avx2_asm::kernel_16x6 is written for 16 × 6");
 const AVX2_KC: usize = 384;
 const AVX2_MC: usize = 336;
 const AVX2_NC: usize = 3072;
@@ -190,7 +196,7 @@ static AVX2: KernelSpec = KernelSpec {
     mc: AVX2_MC,
     kc: AVX2_KC,
     nc: AVX2_NC,
-    kernel: kernel_avx2::kernel::<{ AVX2_MR / 8 }, AVX2_NR>,
+    kernel: kernel_avx2_asm::kernel_16x6,
     kernel_direct_b: Some(kernel_avx2::kernel_in_place::<{ AVX2_MR / 8 }, AVX2_NR, COLUMNS>),
     kernel_rows_b: Some(kernel_avx2::kernel_in_place::<{ AVX2_MR / 8 }, AVX2_NR, ROWS>),
     pack_a: pack::pack_avx::<AVX2_MR>,

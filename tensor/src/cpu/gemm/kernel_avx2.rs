@@ -4,7 +4,9 @@
 //! shape, 12 accumulators with 2 A vectors and a broadcast live (see `blocking.rs` for why not a
 //! taller tile). 12 independent chains cover the FMA latency (2 ports × 4 cycles = 8 chains
 //! needed). It reads B the same three ways as the AVX-512 kernel (`kernel_avx512.rs`, which
-//! explains when each pays off).
+//! explains when each pays off). With B packed, the driver runs the same tile from
+//! `kernel_avx2_asm.rs` instead, whose k loop is written in assembly (it says why); the packed case
+//! here is the reference its tests hold it to, bit for bit.
 #![cfg(target_arch = "x86_64")]
 // Register tiles read best indexed like the math: acc[j][v] += a[v] · b[j].
 #![allow(clippy::needless_range_loop)]
@@ -16,30 +18,13 @@ use std::arch::x86_64::*;
 /// two 64-byte lines of A (16 or 24 floats), so 8 steps cover an L2 hit with room for a miss to L3.
 const PREFETCH_STEPS: usize = 8;
 
-/// The micro-kernel for `MR = 8·MV` and `NR`; see [`super::blocking::MicroKernel`] for the contract.
+/// The `MR × NR` tile, `MR = 8·MV`, with B wherever `B_AT` says (a [`BLayout`], `ldb` apart along
+/// its strided side); see [`super::blocking::MicroKernel`] for the rest of the contract.
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA; `a` must hold `kc·MR` floats and be 32-byte aligned; `b` must
-/// hold `kc·NR` floats; C must be writable (and readable when `beta != 0`) on `MR × NR` at `ldc`.
-#[target_feature(enable = "avx2,fma")]
-pub(super) unsafe fn kernel<const MV: usize, const NR: usize>(
-    kc: usize,
-    a: *const f32,
-    b: *const f32,
-    alpha: f32,
-    beta: f32,
-    c: *mut f32,
-    ldc: usize,
-) {
-    kernel_in_place::<MV, NR, { BLayout::Packed as u8 }>(kc, a, b, NR, alpha, beta, c, ldc)
-}
-
-/// The tile with B wherever `B_AT` says (a [`BLayout`]): [`kernel`] is its packed case, and the
-/// driver calls the in-place ones directly.
-///
-/// # Safety
-/// As [`kernel`], except that `b` must be readable at every `(k, j)` offset of `B_AT` for `j < NR`,
-/// `k < kc`.
+/// be readable at every `(k, j)` offset of `B_AT` for `j < NR`, `k < kc`; C must be writable (and
+/// readable when `beta != 0`) on `MR × NR` at `ldc`.
 #[target_feature(enable = "avx2,fma")]
 #[inline]
 #[allow(clippy::too_many_arguments)]
@@ -77,6 +62,22 @@ pub(super) unsafe fn kernel_in_place<const MV: usize, const NR: usize, const B_A
         a = a.add(8 * MV);
         b = b.add(bk);
     }
+    store_tile::<MV, NR>(&acc, alpha, beta, c, ldc);
+}
+
+/// `C ← alpha·acc + beta·C` on the `8·MV × NR` tile (C not read when `beta == 0`).
+///
+/// # Safety
+/// AVX2 and FMA; C as in [`kernel_in_place`].
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(super) unsafe fn store_tile<const MV: usize, const NR: usize>(
+    acc: &[[__m256; MV]; NR],
+    alpha: f32,
+    beta: f32,
+    c: *mut f32,
+    ldc: usize,
+) {
     let alpha = _mm256_set1_ps(alpha);
     if beta == 0.0 {
         for (j, acc_j) in acc.iter().enumerate() {

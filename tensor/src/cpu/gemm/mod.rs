@@ -41,13 +41,15 @@
 //! # Files
 //! `blocking.rs` kernel shapes and block sizes; `driver.rs` the loop nest and the thread split;
 //! `shared.rs` the packed blocks that all threads share, packed sliver by sliver on first use;
-//! `pack.rs` packing; `kernel_*.rs` the micro-kernels; `dgemm.rs` the f64 GEMM; `naive.rs` the
-//! reference triple loop; `tests.rs` checks every kernel against it.
+//! `pack.rs` packing; `kernel_*.rs` the micro-kernels (`kernel_avx2_asm.rs`: the AVX2 tile's k
+//! loop in assembly, for packed B); `dgemm.rs` the f64 GEMM; `naive.rs` the reference triple loop;
+//! `tests.rs` checks every kernel against it.
 
 mod blocking;
 mod dgemm;
 mod driver;
 mod kernel_avx2;
+mod kernel_avx2_asm;
 mod kernel_avx512;
 mod kernel_portable;
 mod naive;
