@@ -1,14 +1,18 @@
 //! The AVX2 family's packed 16 × 6 tile with its k loop written in assembly.
 //!
-//! Same arithmetic as `kernel_avx2::kernel_in_place::<2, 6, PACKED>` (one k step: two A vectors, six broadcasts of
-//! B, twelve FMAs into twelve accumulators; the sums run in the same order, so results agree to the
-//! bit), but the loop is unrolled by 8 with every address a constant offset from two pointers that
-//! move once per 8 steps. Written with intrinsics, LLVM keeps one step per iteration, and unrolling
-//! it by hand (4 or 8 steps) gave no gain (by 8, half speed: it hoists loads and runs out of
-//! registers). On a 2-core Zen 3, with the kernel looping over a 320 × 320 packed A block and a
-//! 2046-column packed B block as the driver does (throwaway harness, paired rounds, medians of 50),
-//! the assembly loop ran at 0.97–0.98 of OpenBLAS's own Zen kernel over the same buffers, the
-//! intrinsics at 0.94–0.96.
+//! Same arithmetic as `kernel_avx2::kernel_in_place::<2, 6, PACKED>`: per k step two A vectors,
+//! six broadcasts of B and twelve FMAs into twelve accumulators, the sums in the same order, so the
+//! results agree to the bit (the test below holds them to it). The difference is the loop: unrolled
+//! by 8, every address a constant offset from two pointers that move once per 8 steps. LLVM keeps
+//! the intrinsics loop at one step per iteration, and unrolling it in the source gained nothing
+//! (by 4), or ran at 0.63 of the speed (by 8).
+//!
+//! Measured on a 2-core Zen 3 shared with other tenants, the kernel looping over a 320 × 320
+//! packed A block and a 2046-column packed B block as the driver does (throwaway harness, paired
+//! rounds, medians of 50): this loop at 0.97–0.98 of the speed of OpenBLAS's own Zen kernel
+//! (`sgemm_kernel_ZEN`, called on the same buffers), the intrinsics loop at 0.94–0.96. On the same
+//! machine when it was quiet, the two loops ran at the same speed (`blocking.rs` has the figures);
+//! the machine has no hardware counters, so what the loaded machine was short of is not known.
 #![cfg(target_arch = "x86_64")]
 
 use std::arch::asm;
