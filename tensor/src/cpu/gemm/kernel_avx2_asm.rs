@@ -7,12 +7,12 @@
 //! the intrinsics loop at one step per iteration, and unrolling it in the source gained nothing
 //! (by 4), or ran at 0.63 of the speed (by 8).
 //!
-//! Measured on a 2-core Zen 3 shared with other tenants, the kernel looping over a 320 × 320
+//! Measured on a 2-core Zen 3 VM in a slow spell, the kernel looping over a 320 × 320
 //! packed A block and a 2046-column packed B block as the driver does (throwaway harness, paired
 //! rounds, medians of 50): this loop at 0.97–0.98 of the speed of OpenBLAS's own Zen kernel
-//! (`sgemm_kernel_ZEN`, called on the same buffers), the intrinsics loop at 0.94–0.96. On the same
-//! machine when it was quiet, the two loops ran at the same speed (`blocking.rs` has the figures);
-//! the machine has no hardware counters, so what the loaded machine was short of is not known.
+//! (`sgemm_kernel_ZEN`, called on the same buffers), the intrinsics loop at 0.94–0.96. In a fast
+//! spell of the same machine, the two loops ran at the same speed (`blocking.rs` has the figures);
+//! the machine has no hardware counters, so what the slow spells were short of is not known.
 #![cfg(target_arch = "x86_64")]
 
 use std::arch::asm;
