@@ -24,46 +24,29 @@ use super::kernel_avx2::store_tile;
 /// ymm0/ymm1 hold the A column, ymm2 the broadcast, ymm(4 + 2j + v) the accumulator of column j,
 /// rows 8v..8v + 8. The prefetch asks for the A line 8 steps (512 bytes) ahead, as
 /// `PREFETCH_STEPS` in `kernel_avx2.rs` does.
+#[rustfmt::skip]
 macro_rules! k_step {
     ($s:literal) => {
         concat!(
-            "vmovaps ymm0, [{a} + 64*",
-            $s,
-            "]\n",
-            "vmovaps ymm1, [{a} + 64*",
-            $s,
-            " + 32]\n",
-            "prefetcht0 [{a} + 64*",
-            $s,
-            " + 512]\n",
-            "vbroadcastss ymm2, dword ptr [{b} + 24*",
-            $s,
-            "]\n",
+            "vmovaps ymm0, [{a} + 64*", $s, "]\n",
+            "vmovaps ymm1, [{a} + 64*", $s, " + 32]\n",
+            "prefetcht0 [{a} + 64*", $s, " + 512]\n",
+            "vbroadcastss ymm2, dword ptr [{b} + 24*", $s, "]\n",
             "vfmadd231ps ymm4, ymm0, ymm2\n",
             "vfmadd231ps ymm5, ymm1, ymm2\n",
-            "vbroadcastss ymm2, dword ptr [{b} + 24*",
-            $s,
-            " + 4]\n",
+            "vbroadcastss ymm2, dword ptr [{b} + 24*", $s, " + 4]\n",
             "vfmadd231ps ymm6, ymm0, ymm2\n",
             "vfmadd231ps ymm7, ymm1, ymm2\n",
-            "vbroadcastss ymm2, dword ptr [{b} + 24*",
-            $s,
-            " + 8]\n",
+            "vbroadcastss ymm2, dword ptr [{b} + 24*", $s, " + 8]\n",
             "vfmadd231ps ymm8, ymm0, ymm2\n",
             "vfmadd231ps ymm9, ymm1, ymm2\n",
-            "vbroadcastss ymm2, dword ptr [{b} + 24*",
-            $s,
-            " + 12]\n",
+            "vbroadcastss ymm2, dword ptr [{b} + 24*", $s, " + 12]\n",
             "vfmadd231ps ymm10, ymm0, ymm2\n",
             "vfmadd231ps ymm11, ymm1, ymm2\n",
-            "vbroadcastss ymm2, dword ptr [{b} + 24*",
-            $s,
-            " + 16]\n",
+            "vbroadcastss ymm2, dword ptr [{b} + 24*", $s, " + 16]\n",
             "vfmadd231ps ymm12, ymm0, ymm2\n",
             "vfmadd231ps ymm13, ymm1, ymm2\n",
-            "vbroadcastss ymm2, dword ptr [{b} + 24*",
-            $s,
-            " + 20]\n",
+            "vbroadcastss ymm2, dword ptr [{b} + 24*", $s, " + 20]\n",
             "vfmadd231ps ymm14, ymm0, ymm2\n",
             "vfmadd231ps ymm15, ymm1, ymm2\n",
         )
@@ -73,8 +56,8 @@ macro_rules! k_step {
 /// The packed 16 × 6 micro-kernel; see [`super::blocking::MicroKernel`] for the contract.
 ///
 /// # Safety
-/// AVX2 and FMA; `a` holds `kc·16` floats, 32-byte aligned; `b` holds
-/// `kc·6` floats; C is writable (and readable when `beta != 0`) on 16 × 6 at `ldc`.
+/// AVX2 and FMA; `a` holds `kc·16` floats, 32-byte aligned; `b` holds `kc·6` floats; C is
+/// writable (and readable when `beta != 0`) on 16 × 6 at `ldc`.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn kernel_16x6(
     kc: usize,
