@@ -122,8 +122,8 @@ const AVX512_NARROW_NR: usize = 20; // 20 broadcasts, 20 accumulators
 // sgemm bench, 9 rounds) on a 2-core Zen 3 VM in a slow spell (two threads reached 130–160
 // GFLOP/s, nothing else running in it), it ran 4–9% faster on one core and 5–6% on two
 // (geometric means of the best and of the median per-round ratios). In a fast spell later
-// (170–186 GFLOP/s) the two loops measured the same (0.998), as did whole CAE-Small steps (0.996
-// and 1.018, medians of 16 and 12 alternated pairs).
+// (170–186 GFLOP/s) the two loops measured the same (0.998), and whole CAE-Small steps showed no
+// gain (time ratios asm/intrinsics 0.996 and 1.018, medians of 16 and 12 alternated pairs).
 const AVX2_MR: usize = 16; // 2 ymm
 const AVX2_NR: usize = 6; // 12 accumulators of the 16 ymm
 const _: () = assert!(AVX2_MR == 16 && AVX2_NR == 6, "kernel_avx2_asm::kernel_16x6 is written for 16 × 6");
