@@ -16,7 +16,7 @@ use std::arch::x86_64::*;
 
 /// How far ahead (in k steps) the A sliver is prefetched: a k step is 6 cycles and reads one or
 /// two 64-byte lines of A (16 or 24 floats), so 8 steps cover an L2 hit with room for a miss to L3.
-const PREFETCH_STEPS: usize = 8;
+pub(super) const PREFETCH_STEPS: usize = 8;
 
 /// The `MR × NR` tile, `MR = 8·MV`, with B wherever `B_AT` says (a [`BLayout`], `ldb` apart along
 /// its strided side); see [`super::blocking::MicroKernel`] for the rest of the contract.
@@ -39,12 +39,7 @@ pub(super) unsafe fn kernel_in_place<const MV: usize, const NR: usize, const B_A
     ldc: usize,
 ) {
     let (bj, bk) = BLayout::strides(B_AT, ldb);
-    // Ask for the C tile now: it is only touched after the k loop, by which time it has arrived.
-    for j in 0..NR {
-        for v in 0..MV {
-            _mm_prefetch::<_MM_HINT_T0>(c.add(j * ldc + 8 * v) as *const i8);
-        }
-    }
+    prefetch_tile::<MV, NR>(c, ldc);
     let mut acc = [[_mm256_setzero_ps(); MV]; NR];
     let (mut a, mut b) = (a, b);
     for _ in 0..kc {
@@ -63,6 +58,18 @@ pub(super) unsafe fn kernel_in_place<const MV: usize, const NR: usize, const B_A
         b = b.add(bk);
     }
     store_tile::<MV, NR>(&acc, alpha, beta, c, ldc);
+}
+
+/// Asks for the `8·MV × NR` tile of C before the k loop: it is only touched after the loop, by
+/// which time it has arrived.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(super) unsafe fn prefetch_tile<const MV: usize, const NR: usize>(c: *const f32, ldc: usize) {
+    for j in 0..NR {
+        for v in 0..MV {
+            _mm_prefetch::<_MM_HINT_T0>(c.add(j * ldc + 8 * v) as *const i8);
+        }
+    }
 }
 
 /// `C ← alpha·acc + beta·C` on the `8·MV × NR` tile (C not read when `beta == 0`).

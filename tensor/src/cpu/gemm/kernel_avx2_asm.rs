@@ -18,19 +18,19 @@
 use std::arch::asm;
 use std::arch::x86_64::*;
 
-use super::kernel_avx2::store_tile;
+use super::kernel_avx2::{prefetch_tile, store_tile, PREFETCH_STEPS};
 
 /// One k step `s` of the unrolled loop: A at `64·s` bytes (16 floats), B at `24·s` (6 floats).
 /// ymm0/ymm1 hold the A column, ymm2 the broadcast, ymm(4 + 2j + v) the accumulator of column j,
-/// rows 8v..8v + 8. The prefetch asks for the A line 8 steps (512 bytes) ahead, as
-/// `PREFETCH_STEPS` in `kernel_avx2.rs` does.
+/// rows 8v..8v + 8. The prefetch asks for the A line `PREFETCH_STEPS` steps ahead (`{ahead}`
+/// bytes), as the intrinsics tile does.
 #[rustfmt::skip]
 macro_rules! k_step {
     ($s:literal) => {
         concat!(
             "vmovaps ymm0, [{a} + 64*", $s, "]\n",
             "vmovaps ymm1, [{a} + 64*", $s, " + 32]\n",
-            "prefetcht0 [{a} + 64*", $s, " + 512]\n",
+            "prefetcht0 [{a} + 64*", $s, " + {ahead}]\n",
             "vbroadcastss ymm2, dword ptr [{b} + 24*", $s, "]\n",
             "vfmadd231ps ymm4, ymm0, ymm2\n",
             "vfmadd231ps ymm5, ymm1, ymm2\n",
@@ -68,10 +68,7 @@ pub(super) unsafe fn kernel_16x6(
     c: *mut f32,
     ldc: usize,
 ) {
-    for j in 0..6 {
-        _mm_prefetch::<_MM_HINT_T0>(c.add(j * ldc) as *const i8);
-        _mm_prefetch::<_MM_HINT_T0>(c.add(j * ldc + 8) as *const i8);
-    }
+    prefetch_tile::<2, 6>(c, ldc);
     let z = _mm256_setzero_ps();
     let mut acc = [[z; 2]; 6];
     // SAFETY: the loops read `kc` steps of A (64 bytes each) and B (24 bytes each), inside the
@@ -101,6 +98,7 @@ pub(super) unsafe fn kernel_16x6(
         b = inout(reg) b => _,
         blocks = inout(reg) kc / 8 => _,
         rest = inout(reg) kc % 8 => _,
+        ahead = const 64 * PREFETCH_STEPS,
         out("ymm0") _,
         out("ymm1") _,
         out("ymm2") _,
