@@ -246,24 +246,28 @@ impl Pass<'_> {
             return;
         }
         let (a_part, b_part, parts) = start;
-        let b_first = share(count, parts, b_part).0;
+        let (b_first, b_end) = share(count, parts, b_part);
         let kcur = self.a.depth();
         for ic in (r0..r1).step_by(mc) {
             let mcur = mc.min(r1 - ic);
             let a_count = mcur.div_ceil(spec.mr);
-            let a_first = share(a_count, parts, a_part).0;
+            let (a_first, a_end) = share(a_count, parts, a_part);
             for step in 0..count {
                 let jp = slivers.0 + (b_first + step) % count;
                 let j = self.jc + jp * spec.nr;
                 let ncols = spec.nr.min(self.jc + self.ncur - j);
+                // The tile's own share of slivers is packed in runs (see `SharedPanels::sliver`);
+                // the rest, one by one, as the other threads may be on their way to them.
+                let b_run_end = if b_first + step < b_end { slivers.0 + b_end } else { jp + 1 };
                 let b_sliver = match self.direct_b {
                     Some((kernel, ldb)) if ncols == spec.nr => BSliver::Direct(kernel, p.b.at(self.pc, j).ptr, ldb),
-                    _ => BSliver::Packed(self.b.sliver(jp)),
+                    _ => BSliver::Packed(self.b.sliver(jp, b_run_end)),
                 };
                 for ia in 0..a_count {
                     let i = ic + (a_first + ia) % a_count * spec.mr;
                     let nrows = spec.mr.min(ic + mcur - i);
-                    let a_sliver = self.a.sliver(i / spec.mr);
+                    let a_run_end = if a_first + ia < a_end { ic / spec.mr + a_end } else { i / spec.mr + 1 };
+                    let a_sliver = self.a.sliver(i / spec.mr, a_run_end);
                     let c = p.c.ptr.add((self.ig + i) * p.c.rs + j * p.c.cs);
                     if nrows == spec.mr && ncols == spec.nr && p.c.rs == 1 {
                         micro_tile(spec, kcur, a_sliver, b_sliver, p.alpha, self.beta, c, p.c.cs);
