@@ -40,7 +40,7 @@
 //!
 //! # Files
 //! `blocking.rs` kernel shapes and block sizes; `driver.rs` the loop nest and the thread split;
-//! `shared.rs` the packed blocks that all threads share, packed sliver by sliver on first use;
+//! `shared.rs` the packed blocks that all threads share, packed on first use in runs of slivers;
 //! `pack.rs` packing; `kernel_*.rs` the micro-kernels (`kernel_avx2_asm.rs`: the AVX2 tile's k
 //! loop in assembly, for packed B); `dgemm.rs` the f64 GEMM; `naive.rs` the reference triple loop;
 //! `tests.rs` checks every kernel against it.

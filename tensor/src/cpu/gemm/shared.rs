@@ -1,6 +1,7 @@
-//! A packed block of one operand for one `(jc, pc)` pass, shared by all threads and packed sliver by
-//! sliver by whichever thread needs a sliver first. Both operands use it: B's `KC × NC` block (slivers
-//! `NR` wide) and A's rows of the pass (slivers `MR` tall).
+//! A packed block of one operand for one `(jc, pc)` pass, shared by all threads: each sliver is
+//! packed by whichever thread needs it first, together with the next few of that thread's own
+//! share. Both operands use it: B's `KC × NC` block (slivers `NR` wide) and A's rows of the pass
+//! (slivers `MR` tall).
 //!
 //! Why not pack the whole block first, then compute: that needs a barrier between the two phases, so
 //! every thread waits for the slowest packer (on a shared machine, one descheduled thread stalls all),
