@@ -309,3 +309,40 @@ fn bias_of_the_wrong_length_panics() {
     let (a, b) = (MatRef::row_major(&a, 2, 3), MatRef::row_major(&b, 3, 2));
     sgemm_bias(1.0, a, b, &[0.0; 3], MatMut::row_major(&mut c, 2, 2), Parallelism::None);
 }
+
+/// The thread count decides who packs which slivers (in runs or one by one) and who computes which
+/// tile, never the order of a sum: the bits must be those of one thread, with more threads than
+/// cores too (so workers get descheduled in the middle of a pack). The shapes take the parallel
+/// path; the first has a weight gradient's layout (A column-major, B row-major, k deep), whose
+/// packs are runs of unit-stride copies, the second a forward product's, the third a ragged one
+/// with B read in place where the kernel family can.
+#[test]
+fn the_same_bits_on_any_number_of_threads() {
+    use Layout::{ColMajor, RowMajor, SubRowMajor};
+    let shapes = [
+        (384, 130, 1300, [ColMajor, RowMajor, RowMajor]),
+        (257, 197, 1000, [RowMajor, ColMajor, RowMajor]),
+        (100, 700, 600, [SubRowMajor, ColMajor, ColMajor]),
+    ];
+    for kernel in Kernel::available() {
+        for (s, &(m, n, k, [la, lb, lc])) in shapes.iter().enumerate() {
+            let mut rng = Rng(41 + s as u64);
+            let (ad, ao, ars, acs) = build(m, k, la, &mut rng, 7.0);
+            let (bd, bo, brs, bcs) = build(k, n, lb, &mut rng, 7.0);
+            let (cd, co, crs, ccs) = build(m, n, lc, &mut rng, -3.0);
+            let a = MatRef { data: &ad, offset: ao, rows: m, cols: k, rs: ars, cs: acs };
+            let b = MatRef { data: &bd, offset: bo, rows: k, cols: n, rs: brs, cs: bcs };
+            let on_threads = |threads: usize| {
+                let mut c = cd.clone();
+                let view = MatMut { data: &mut c, offset: co, rows: m, cols: n, rs: crs, cs: ccs };
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| sgemm_with(kernel, 0.5, a, b, 1.5, view, Parallelism::Rayon));
+                c.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
+            };
+            let one = on_threads(1);
+            for threads in [2, 3, 5] {
+                assert!(on_threads(threads) == one, "{kernel:?} {m}×{n}×{k}: {threads} threads differ from one");
+            }
+        }
+    }
+}
