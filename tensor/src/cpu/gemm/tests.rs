@@ -314,8 +314,8 @@ fn bias_of_the_wrong_length_panics() {
 /// tile, never the order of a sum: the bits must be those of one thread, with more threads than
 /// cores too (so workers get descheduled in the middle of a pack). The shapes take the parallel
 /// path; the first has a weight gradient's layout (A column-major, B row-major, k deep), whose
-/// packs are runs of unit-stride copies, the second a forward product's, the third a ragged one
-/// with B read in place where the kernel family can.
+/// packs are runs of unit-stride copies, the second a forward product's, the third has ragged
+/// tiles and a pass deep enough (600) for the AVX-512 family to read B in place.
 #[test]
 fn the_same_bits_on_any_number_of_threads() {
     use Layout::{ColMajor, RowMajor, SubRowMajor};
