@@ -252,6 +252,8 @@ impl Pass<'_> {
             let mcur = mc.min(r1 - ic);
             let a_count = mcur.div_ceil(spec.mr);
             let (a_first, a_end) = share(a_count, parts, a_part);
+            // Where this tile's own share of the row block's A slivers ends (runs, as for B below).
+            let a_own_end = ic / spec.mr + a_end;
             for step in 0..count {
                 let jp = slivers.0 + (b_first + step) % count;
                 let j = self.jc + jp * spec.nr;
@@ -266,8 +268,9 @@ impl Pass<'_> {
                 for ia in 0..a_count {
                     let i = ic + (a_first + ia) % a_count * spec.mr;
                     let nrows = spec.mr.min(ic + mcur - i);
-                    let a_run_end = if a_first + ia < a_end { ic / spec.mr + a_end } else { i / spec.mr + 1 };
-                    let a_sliver = self.a.sliver(i / spec.mr, a_run_end);
+                    let a_index = i / spec.mr;
+                    let a_run_end = if a_first + ia < a_end { a_own_end } else { a_index + 1 };
+                    let a_sliver = self.a.sliver(a_index, a_run_end);
                     let c = p.c.ptr.add((self.ig + i) * p.c.rs + j * p.c.cs);
                     if nrows == spec.mr && ncols == spec.nr && p.c.rs == 1 {
                         micro_tile(spec, kcur, a_sliver, b_sliver, p.alpha, self.beta, c, p.c.cs);
