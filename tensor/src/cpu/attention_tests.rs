@@ -101,7 +101,7 @@ fn backward_matches_finite_differences_of_the_reference() {
 fn results_do_not_depend_on_the_thread_count() {
     let dm = AttentionDims { bh: 24, n: 19, m: 23, d: 8, e: 8 };
     let bits = |threads: usize| {
-        let r = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(|| run(dm, 0.3));
+        let r = crate::cpu::in_pool(threads, || run(dm, 0.3));
         r.iter().flatten().map(|x| x.to_bits()).collect::<Vec<_>>()
     };
     assert!(bits(1) == bits(3));

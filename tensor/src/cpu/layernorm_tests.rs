@@ -2,6 +2,7 @@
 //! thread-count determinism.
 
 use super::*;
+use crate::cpu::in_pool;
 use crate::cpu::simd::{available_levels, with_level};
 use crate::cpu::Float;
 
@@ -130,10 +131,6 @@ fn parameter_gradients_are_optional_and_overwritten() {
         let want: f32 = (0..rows).map(|i| dy[i * d + k]).sum();
         assert!((db[k] - want).abs() < 1e-5);
     }
-}
-
-fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 #[test]

@@ -19,3 +19,10 @@ mod tail;
 pub mod unary;
 
 pub use float::Float;
+
+/// Runs `f` in a rayon pool of `threads` threads: the tests that hold a kernel's bits to be the
+/// same whatever the thread count.
+#[cfg(test)]
+pub(crate) fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+}

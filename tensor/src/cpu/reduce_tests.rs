@@ -2,6 +2,7 @@
 //! columns, plus the thread-count determinism check.
 
 use super::*;
+use crate::cpu::in_pool;
 use crate::cpu::simd::{available_levels, with_level};
 
 /// (outer, len, inner) shapes covering rows, columns, long rows and blocked columns.
@@ -136,11 +137,6 @@ fn empty_axis_gives_identity_and_nan_variance() {
 #[should_panic(expected = "argmax: cannot reduce over an empty axis")]
 fn argmax_of_empty_axis_panics() {
     argmax::<f32>(&[], 1, 0, 1, &mut [0]);
-}
-
-/// Runs `f` in a rayon pool of `threads` threads.
-pub(crate) fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 #[test]

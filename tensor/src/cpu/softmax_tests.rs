@@ -2,6 +2,7 @@
 //! differences, and thread-count determinism.
 
 use super::*;
+use crate::cpu::in_pool;
 use crate::cpu::simd::{available_levels, with_level};
 use crate::cpu::Float;
 
@@ -120,10 +121,6 @@ fn backward_matches_finite_differences() {
             assert!((a - n).abs() < 1e-7, "log={log}: analytic {a} vs numeric {n}");
         }
     }
-}
-
-fn in_pool<R: Send>(threads: usize, f: impl FnOnce() -> R + Send) -> R {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
 }
 
 #[test]

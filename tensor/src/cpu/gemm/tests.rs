@@ -335,8 +335,7 @@ fn the_same_bits_on_any_number_of_threads() {
             let on_threads = |threads: usize| {
                 let mut c = cd.clone();
                 let view = MatMut { data: &mut c, offset: co, rows: m, cols: n, rs: crs, cs: ccs };
-                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                pool.install(|| sgemm_with(kernel, 0.5, a, b, 1.5, view, Parallelism::Rayon));
+                crate::cpu::in_pool(threads, || sgemm_with(kernel, 0.5, a, b, 1.5, view, Parallelism::Rayon));
                 c.iter().map(|v| v.to_bits()).collect::<Vec<u32>>()
             };
             let one = on_threads(1);
