@@ -3,7 +3,7 @@
 //! Threads: for each `(jc, pc)` pass the packed A and B blocks are shared; each sliver is packed by
 //! the first thread that needs it (`shared.rs`), and the `m × NC` tile grid is cut into a few tiles
 //! per thread that the threads claim one at a time (`Plan`), so an unequal or busy core ends up
-//! doing less.
+//! doing less. All the passes of a call run in one parallel region (`Schedule`).
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -12,11 +12,11 @@ use rayon::prelude::*;
 
 use super::blocking::{DirectBKernel, KernelSpec, MAX_TILE};
 use super::pack::{AlignedBuf, Strided};
-use super::shared::SharedPanels;
+use super::shared::{spin_until, SharedPanels};
 use super::{MatMut, MatRef};
 
 /// Below this many multiply-adds (m·n·k) a GEMM stays on the calling thread: 2^21 MACs take ~10 µs on
-/// one AVX-512 core, the same order as waking the pool and joining it twice per pass.
+/// one AVX-512 core, the same order as waking the pool and joining it.
 const PAR_MIN_MACS: usize = 1 << 21;
 
 /// Rows of A packed together in one pass at most: bounds the shared A buffer at `MAX_GROUP_ROWS · KC`
@@ -166,6 +166,9 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
         (ldb, 1) if cached => spec.kernel_rows_b.map(|kernel| (kernel, ldb)),
         _ => None,
     };
+    // Every pass of the call, in order: its tiles are task numbers `first..first + plan.tasks()`.
+    let mut passes = Vec::new();
+    let mut first = 0;
     for jc in (0..p.n).step_by(nc) {
         let ncur = nc.min(p.n - jc);
         let panels = ncur.div_ceil(spec.nr);
@@ -175,7 +178,7 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
             for pc in (0..p.k).step_by(kc) {
                 let kcur = kc.min(p.k - pc);
                 // SAFETY: (ig, pc) is inside A and (jc, pc) inside Bᵀ; the buffers hold the blocks'
-                // slivers, and the previous pass's readers have all returned (joined below).
+                // slivers, and the passes run one after another (see `Schedule`).
                 let (a, b) = unsafe {
                     let a_slivers = &a_states[..mcur.div_ceil(spec.mr)];
                     let b_slivers = &b_states[..panels];
@@ -185,31 +188,51 @@ pub(super) fn run(spec: &'static KernelSpec, p: Problem, par: bool) {
                     )
                 };
                 let beta = if pc == 0 { p.beta } else { 1.0 };
-                let pass = Pass { spec, p: &p, ig, pc, jc, ncur, a, b, direct_b, beta };
-                let next = AtomicUsize::new(0);
-                // Each worker claims tiles until none are left, so a faster or less loaded core
-                // simply does more of them (see `Plan`).
-                let worker = |_| loop {
-                    let t = next.fetch_add(1, Ordering::Relaxed);
-                    if t >= plan.tasks() {
-                        break;
-                    }
-                    let (rows, slivers) = plan.task(t, mcur, panels);
-                    // Tiles that share slivers start at different ones: each packs its own share
-                    // first and finds the rest packed by the others when it gets there. Tiles of
-                    // one row block share its A slivers, tiles of one column band its B slivers.
-                    let a_part = t % threads;
-                    let b_part = t / plan.col_bands % threads;
-                    // SAFETY: each tile is claimed by exactly one worker through `next`.
-                    unsafe { pass.tile(plan.mc, rows, slivers, (a_part, b_part, threads)) };
-                };
-                if threads == 1 {
-                    worker(0);
-                } else {
-                    (0..threads).into_par_iter().for_each(worker);
-                }
+                passes.push(Pass {
+                    spec,
+                    p: &p,
+                    ig,
+                    group_rows: mcur,
+                    pc,
+                    jc,
+                    ncur,
+                    a,
+                    b,
+                    direct_b,
+                    beta,
+                    plan,
+                    first,
+                });
+                first += plan.tasks();
             }
         }
+    }
+    let schedule = Schedule::new(first);
+    // Each worker claims tiles until none are left, so a faster or less loaded core simply does
+    // more of them (see `Plan`); a tile of the next pass waits until the last one of this pass is
+    // done, as the next pass packs into the same buffers.
+    let worker = |_| {
+        let mut at = 0;
+        while let Some(task) = schedule.claim() {
+            while task >= passes[at].first + passes[at].plan.tasks() {
+                at += 1;
+            }
+            let pass = &passes[at];
+            schedule.wait_for_pass(at);
+            let t = task - pass.first;
+            // SAFETY: each tile is claimed by exactly one worker, and its pass is the open one.
+            unsafe { pass.tile(t, threads) };
+            schedule.tile_done(pass.plan.tasks(), || {
+                // The last tile of the pass is done: nobody reads its packed slivers any more.
+                SharedPanels::unclaim_all(&a_states);
+                SharedPanels::unclaim_all(&b_states);
+            });
+        }
+    };
+    if threads == 1 {
+        worker(0);
+    } else {
+        (0..threads).into_par_iter().for_each(worker);
     }
     A_BUF.with(|b| *b.borrow_mut() = abuf);
     B_BUF.with(|b| *b.borrow_mut() = bbuf);
@@ -220,6 +243,8 @@ struct Pass<'a> {
     spec: &'static KernelSpec,
     p: &'a Problem,
     ig: usize,
+    /// Rows in the group.
+    group_rows: usize,
     pc: usize,
     jc: usize,
     ncur: usize,
@@ -229,23 +254,31 @@ struct Pass<'a> {
     /// The kernel and row stride for B read in place, if it is.
     direct_b: Option<(DirectBKernel, usize)>,
     beta: f32,
+    plan: Plan,
+    /// The call-wide number of the pass's first tile.
+    first: usize,
 }
 
 impl Pass<'_> {
-    /// One tile: rows `rows` of the group against B slivers `slivers` of the NC block, in row blocks
-    /// of `mc`. `start = (a_part, b_part, parts)`: the tile visits its A slivers starting at part
-    /// `a_part` of `parts` and its B slivers starting at part `b_part`, wrapping around.
+    /// Tile `t` of the pass's plan: one row block of the group against a band of B slivers.
+    ///
+    /// Tiles that share slivers start at different ones: each packs its own share first and finds
+    /// the rest packed by the others when it gets there. Tiles of one row block share its A
+    /// slivers, tiles of one column band its B slivers; of `threads` parts of each, tile `t` starts
+    /// at part `t % threads` of its A slivers and part `t / col_bands % threads` of its B slivers,
+    /// wrapping around.
     ///
     /// # Safety
-    /// The rectangle is owned by this tile alone.
-    unsafe fn tile(&self, mc: usize, rows: (usize, usize), slivers: (usize, usize), start: (usize, usize, usize)) {
-        let (spec, p) = (self.spec, self.p);
-        let (r0, r1) = rows;
+    /// Tile `t` is run by this thread alone, and no tile of another pass runs at the same time.
+    unsafe fn tile(&self, t: usize, threads: usize) {
+        let (spec, p, plan) = (self.spec, self.p, &self.plan);
+        let ((r0, r1), slivers) = plan.task(t, self.group_rows, self.ncur.div_ceil(spec.nr));
         let count = slivers.1 - slivers.0;
         if r0 >= r1 || count == 0 {
             return;
         }
-        let (a_part, b_part, parts) = start;
+        let (a_part, b_part, parts) = (t % threads, t / plan.col_bands % threads, threads);
+        let mc = plan.mc;
         let (b_first, b_end) = share(count, parts, b_part);
         let kcur = self.a.depth();
         for ic in (r0..r1).step_by(mc) {
@@ -399,9 +432,10 @@ unsafe fn add_bias(
 /// core idle at the end of every pass: on the 2-core machine this was written on, the same
 /// single-thread GEMM ran at ~125 GFLOP/s on one core and ~145 on the other, and a shared machine
 /// makes any core slow at times. Claiming tiles one at a time evens that out, up to the last tile
-/// of each pass, while the other worker waits at the pass's join: the smaller the tiles, the
+/// of each pass, while the other worker waits for it to open the next: the smaller the tiles, the
 /// shorter that wait. Narrower bands cost little: each B sliver still serves every A sliver of its
 /// row block.
+#[derive(Clone, Copy)]
 struct Plan {
     /// Rows per row block: a multiple of `MR`, at most `MC`.
     mc: usize,
@@ -451,6 +485,57 @@ impl Plan {
         }
         let i0 = t / self.col_bands * self.mc;
         ((i0, (i0 + self.mc).min(m)), share(n_slivers, self.col_bands, t % self.col_bands))
+    }
+}
+
+/// The order in which the workers of one call run the tiles of all its passes: tiles are numbered
+/// across the passes, claimed in that order, and a tile of the next pass starts only once the last
+/// one of the current pass is done (it will pack into the same buffers).
+///
+/// Why one parallel region for the whole call rather than one per pass: handing each pass to the
+/// pool and joining it costs a wake-up of the calling thread, which then hands the next pass to the
+/// workers, and a weight gradient at batch 64 (k = 12608 rows of activations) has 33 passes. On a
+/// 2-core Zen 3 (AVX2; throwaway harness, the two alternated in one process, median of per-round
+/// ratios) one region ran the 8 weight gradients 0.4–0.8% faster in three runs, and single calls
+/// after 3 ms of sleep (pool asleep) 0.6% faster over the squares and weight gradients, 512 by 2%.
+/// Calls back to back at 1584 rows measured the same (1.001 over the 27 target shapes).
+///
+/// No worker ever waits for one that has not started: a worker waits only at the start of a pass,
+/// for tiles that others have claimed and are running; if the pool runs the workers one after
+/// another (all its threads busy elsewhere), the first does every tile.
+struct Schedule {
+    tiles: usize,
+    next: AtomicUsize,
+    /// The pass whose tiles may run: every earlier one is done.
+    open: AtomicUsize,
+    /// Tiles of the open pass that are done.
+    done: AtomicUsize,
+}
+
+impl Schedule {
+    fn new(tiles: usize) -> Schedule {
+        Schedule { tiles, next: AtomicUsize::new(0), open: AtomicUsize::new(0), done: AtomicUsize::new(0) }
+    }
+
+    /// The next unclaimed tile, if any is left.
+    fn claim(&self) -> Option<usize> {
+        let t = self.next.fetch_add(1, Ordering::Relaxed);
+        (t < self.tiles).then_some(t)
+    }
+
+    /// Returns once pass `pass` is open (the caller holds one of its tiles).
+    fn wait_for_pass(&self, pass: usize) {
+        spin_until(|| self.open.load(Ordering::Acquire) >= pass);
+    }
+
+    /// Counts a tile of the open pass, which has `tiles` of them, as done. The worker that finishes
+    /// the last one calls `close` (with every tile's writes visible to it), then opens the next pass.
+    fn tile_done(&self, tiles: usize, close: impl FnOnce()) {
+        if self.done.fetch_add(1, Ordering::AcqRel) + 1 == tiles {
+            self.done.store(0, Ordering::Relaxed);
+            close();
+            self.open.fetch_add(1, Ordering::Release);
+        }
     }
 }
 

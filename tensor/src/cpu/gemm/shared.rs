@@ -26,8 +26,8 @@ const FREE: u8 = 0;
 const PACKING: u8 = 1;
 const READY: u8 = 2;
 
-/// Spins on a sliver another thread is packing before yielding the core: a sliver takes a few
-/// microseconds to pack, but the packer may have been descheduled (the machine may be shared).
+/// Spins on work another thread is finishing (a sliver it packs, a tile of the previous pass) before
+/// yielding the core: either takes microseconds, but that thread may have been descheduled.
 const SPINS_BEFORE_YIELD: usize = 1 << 12;
 
 /// The most one claim packs at once (see [`SharedPanels::sliver`]): a run this size is still in L2
@@ -55,11 +55,13 @@ unsafe impl Send for SharedPanels<'_> {}
 unsafe impl Sync for SharedPanels<'_> {}
 
 impl<'a> SharedPanels<'a> {
-    /// A block with every sliver unpacked; `state` needs one entry per sliver.
+    /// A block packed into `buf`, with one entry of `state` per sliver, all unclaimed (as they are
+    /// when made, and after [`SharedPanels::unclaim_all`]).
     ///
     /// # Safety
     /// `src` must be readable on `rows × kcur`; `buf` must hold `state.len() · width · kcur` floats
-    /// and be used by nobody else until the block is dropped.
+    /// and be used by nobody else while the block's slivers are taken. Blocks that share `buf` and
+    /// `state` (the passes of one GEMM) must be used one after another, with `unclaim_all` between.
     pub unsafe fn new(
         width: usize,
         pack: PackFn,
@@ -70,10 +72,15 @@ impl<'a> SharedPanels<'a> {
         state: &'a [AtomicU8],
     ) -> SharedPanels<'a> {
         debug_assert_eq!(state.len(), rows.div_ceil(width));
+        SharedPanels { width, pack, src, rows, kcur, buf, state }
+    }
+
+    /// Marks every sliver unclaimed, for the next block packed into the same buffer: the caller
+    /// makes sure nobody reads the previous one any more.
+    pub fn unclaim_all(state: &[AtomicU8]) {
         for s in state {
             s.store(FREE, Ordering::Relaxed);
         }
-        SharedPanels { width, pack, src, rows, kcur, buf, state }
     }
 
     /// The depth of the block (the length of every sliver).
@@ -119,17 +126,23 @@ impl<'a> SharedPanels<'a> {
                 state.store(READY, Ordering::Release);
             }
         } else {
-            let mut spins = 0;
-            while state.load(Ordering::Acquire) != READY {
-                spins += 1;
-                if spins < SPINS_BEFORE_YIELD {
-                    std::hint::spin_loop();
-                } else {
-                    std::thread::yield_now();
-                }
-            }
+            spin_until(|| state.load(Ordering::Acquire) == READY);
         }
         out
+    }
+}
+
+/// Waits until `ready()`, for work another running thread is finishing: spins at first, then
+/// yields the core, as that thread may have been descheduled (the machine may be shared).
+pub(super) fn spin_until(mut ready: impl FnMut() -> bool) {
+    let mut spins = 0;
+    while !ready() {
+        spins += 1;
+        if spins < SPINS_BEFORE_YIELD {
+            std::hint::spin_loop();
+        } else {
+            std::thread::yield_now();
+        }
     }
 }
 

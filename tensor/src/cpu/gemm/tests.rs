@@ -345,3 +345,46 @@ fn the_same_bits_on_any_number_of_threads() {
         }
     }
 }
+
+/// A parallel GEMM whose workers the pool can only run one after another, because every other
+/// thread of the pool is busy until the GEMM returns: the first worker must do all the tiles of
+/// every pass, not wait for another to finish a pass (that would never come).
+#[test]
+fn a_parallel_product_finishes_when_its_workers_cannot_run_at_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let (m, n, k) = (200, 150, 2000); // several passes over k with every kernel
+    let mut rng = Rng(7);
+    let a: Vec<f32> = (0..m * k).map(|_| rng.uniform()).collect();
+    let b: Vec<f32> = (0..k * n).map(|_| rng.uniform()).collect();
+    let product = move |par| {
+        let mut c = vec![0.0; m * n];
+        sgemm(1.0, MatRef::row_major(&a, m, k), MatRef::row_major(&b, k, n), 0.0, MatMut::row_major(&mut c, m, n), par);
+        c
+    };
+    let (tx, rx) = std::sync::mpsc::channel();
+    // On a thread of its own, so that a deadlock fails the test instead of hanging it.
+    std::thread::spawn(move || {
+        let serial = product(Parallelism::None);
+        let busy = AtomicBool::new(true);
+        let ((), parallel) = crate::cpu::in_pool(2, || {
+            // `join` runs its first closure on this thread and leaves the second to the pool's other
+            // thread; this one spins until the GEMM is done, so nobody can take the GEMM's second
+            // worker off the thread that runs the first.
+            rayon::join(
+                || {
+                    while busy.load(Ordering::Acquire) {
+                        std::hint::spin_loop();
+                    }
+                },
+                || {
+                    let c = product(Parallelism::Rayon);
+                    busy.store(false, Ordering::Release);
+                    c
+                },
+            )
+        });
+        tx.send(parallel == serial).unwrap();
+    });
+    let same = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("the parallel GEMM never finished");
+    assert!(same, "the parallel result differs from the serial one");
+}
