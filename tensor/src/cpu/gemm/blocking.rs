@@ -114,8 +114,11 @@ const AVX512_NARROW_NR: usize = 20; // 20 broadcasts, 20 accumulators
 // at 1584 tokens 5% faster by geometric mean, and the weight gradients at 12608 tokens 3% faster.
 // In a whole CAE-Small step the two measured the same (alternated steps, median ratios 0.97–1.02).
 // KC·NR·4 = 9 KiB of B sliver in a 32 KiB L1 (KC = 256 and 320 measured no different there);
-// MC·KC·4 = 504 KiB of A, which overflows Zen 3's 512 KiB L2 a little, but MC = 128–224 measured no
-// different there.
+// MC·KC·4 = 504 KiB of A, which overflows Zen 3's 512 KiB L2 a little, but smaller blocks did not
+// hold up there: MC = 128–224 measured no different in one session; in another (throwaway harness,
+// alternated in one process), MC = 128 or 160 ran the 27 target shapes of the sgemm bench 0.4–1.3%
+// faster in a fast spell and 2.5% slower half an hour later at 1584 tokens, the weight gradients
+// down to 0.87–0.95.
 //
 // With B packed, the tile runs from kernel_avx2_asm.rs, whose k loop is assembly unrolled by 8.
 // Alternated with the intrinsics loop in one process (throwaway harness, 27 target shapes of the
