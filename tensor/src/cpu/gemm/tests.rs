@@ -368,8 +368,8 @@ fn a_parallel_product_finishes_when_its_workers_cannot_run_at_once() {
         let busy = AtomicBool::new(true);
         let ((), parallel) = crate::cpu::in_pool(2, || {
             // `join` runs its first closure on this thread and leaves the second to the pool's other
-            // thread; this one spins until the GEMM is done, so nobody can take the GEMM's second
-            // worker off the thread that runs the first.
+            // thread. This one spins until the GEMM is done, so the GEMM's second worker can only
+            // run on the other thread, after its first.
             rayon::join(
                 || {
                     while busy.load(Ordering::Acquire) {
