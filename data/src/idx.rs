@@ -55,7 +55,7 @@ pub fn parse_idx(bytes: &[u8]) -> anyhow::Result<IdxArray> {
     Ok(IdxArray { dims, data: bytes[data_start..].to_vec() })
 }
 
-/// Reads an image file ([N, H, W]) and its label file ([N]) and checks they agree.
+/// Reads an image file (`[N, H, W]`) and its label file (`[N]`) and checks they agree.
 pub fn read_idx_pair(images: &Path, labels: &Path) -> anyhow::Result<(IdxArray, Vec<u32>)> {
     let imgs = read_idx(images)?;
     let labs = read_idx(labels)?;

@@ -2,7 +2,7 @@
 //! hundreds of epochs.
 //!
 //! The story, in file order:
-//! - [`format`] fixes the bytes of a shard: a 64-byte header (magic, version, encoding, geometry,
+//! - [`mod@format`] fixes the bytes of a shard: a 64-byte header (magic, version, encoding, geometry,
 //!   record count, payload length, index CRC32, header CRC32), an index of 32-byte entries (offset,
 //!   length, label, original size, record CRC32), then the payload. FORMAT.md is the reference.
 //! - [`shard_writer`] gathers records and writes a shard under a temporary name, then renames it, so

@@ -5,7 +5,7 @@
 //! 2. [`Variant::Tiled`]: shared-memory tiles, each global element loaded once per block.
 //! 3. [`Variant::RegBlocked`]: each thread computes a small tile of C in registers.
 //!
-//! All share one parameter list, so [`gemm`] dispatches on the variant only. [`reference`] is the CPU
+//! All share one parameter list, so [`gemm`] dispatches on the variant only. [`reference()`] is the CPU
 //! reference, accumulating in f64.
 
 use crate::ptx::{self, gemm_regblock::Tiles, Module};

@@ -139,7 +139,7 @@ impl Layout {
     /// The same elements seen with another shape, if that needs no copy; `None` when it would.
     ///
     /// Old dimensions are grouped with new ones whose products match; each group must be contiguous
-    /// within itself (stride[k] = dim[k+1]·stride[k+1]) for the view to exist.
+    /// within itself (`stride[k] = dim[k+1]·stride[k+1]`) for the view to exist.
     pub fn reshape(&self, new: &Shape) -> Option<Layout> {
         assert_eq!(
             new.numel(),

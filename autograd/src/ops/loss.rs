@@ -6,7 +6,7 @@ use crate::tape::record;
 use crate::Var;
 
 impl Var {
-    /// Mean cross-entropy of logits [N, C] against i64 class indices [N].
+    /// Mean cross-entropy of logits `[N, C]` against i64 class indices `[N]`.
     ///
     /// Fused ([`Tensor::cross_entropy_with_grad`]): the forward computes the row losses and the
     /// gradient `(softmax − onehot) / N` at once (one kernel launch for f32 logits on a GPU) and keeps

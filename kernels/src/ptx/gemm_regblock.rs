@@ -3,7 +3,7 @@
 //! Variant 2 does one FMA per two shared-memory loads. Here each thread owns a TM x TN tile of C in
 //! registers: per step along K it loads TM values of op(A) and TN of op(B) from shared memory and does
 //! TM*TN FMAs with them, so shared-memory traffic per FMA drops by (TM*TN)/(TM+TN). op(A) is staged
-//! transposed (As[kk][m]) so a thread's TM values are contiguous. Everything is unrolled by the
+//! transposed (`As[kk][m]`) so a thread's TM values are contiguous. Everything is unrolled by the
 //! template; register names are `%c{i}_{j}` (accumulators), `%a{i}`, `%b{j}`.
 //! Same parameters and stride convention as `gemm_naive.ptx`; launch with a 1-D block of
 //! `threads()` threads and grid (ceil(N/BN), ceil(M/BM), batch).

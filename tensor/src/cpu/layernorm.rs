@@ -1,7 +1,7 @@
 //! Layer normalisation over rows, forward and backward.
 //!
 //! Forward, per row of D: mean, then the variance as the mean of (x - mean)² (two passes over a row
-//! in L1: no cancellation, unlike E[x²] - mean²), rstd = 1/√(var + eps), and
+//! in L1: no cancellation, unlike E\[x²\] - mean²), rstd = 1/√(var + eps), and
 //! `out = (x - mean)·rstd·w + b`. Mean and rstd are saved for the backward.
 //!
 //! Backward, with x̂ = (x - mean)·rstd and g = dy·w:

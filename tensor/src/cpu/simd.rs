@@ -2,7 +2,7 @@
 //!
 //! # How one body becomes three kernels
 //! A kernel's loop is written once as an `#[inline(always)]` generic function over plain slices
-//! (`fn add_body<T: Float>(a: &[T], b: &[T], out: &mut [T])`). The [`multiversion!`] macro emits,
+//! (`fn add_body<T: Float>(a: &[T], b: &[T], out: &mut [T])`). The `multiversion!` macro emits,
 //! around it, one wrapper per level:
 //!
 //! ```text

@@ -92,7 +92,7 @@ fn max_pool_impl<T: Element + crate::cpu::Float>(x: &Tensor, k: usize, stride: u
 }
 
 impl Tensor {
-    /// Convolution of images [B, C, H, W] with a weight [O, C, kh, kw] (and a bias [O]), with the
+    /// Convolution of images `[B, C, H, W]` with a weight `[O, C, kh, kw]` (and a bias `[O]`), with the
     /// same stride and zero padding on both axes → [B, O, Ho, Wo].
     pub fn conv2d(&self, weight: &Tensor, bias: Option<&Tensor>, stride: usize, padding: usize) -> Tensor {
         assert!(
