@@ -44,8 +44,12 @@ impl Layout {
         self.offset
     }
 
-    /// True when the elements sit in row-major order with no gaps (size-1 dims may have any stride).
+    /// True when the elements sit in row-major order with no gaps (size-1 dims may have any stride;
+    /// an empty view is contiguous whatever its strides).
     pub fn is_contiguous(&self) -> bool {
+        if self.shape.numel() == 0 {
+            return true;
+        }
         let mut expected = 1;
         for (&d, &s) in self.dims().iter().zip(&self.strides).rev() {
             if d != 1 && s != expected {
@@ -56,10 +60,11 @@ impl Layout {
         true
     }
 
-    /// One past the largest storage index this view can touch (0 for an empty view).
+    /// One past the largest storage index this view can touch; for an empty view, its offset (which
+    /// must still lie within the buffer: readers slice `offset..offset`).
     pub fn storage_extent(&self) -> usize {
         if self.shape.numel() == 0 {
-            return 0;
+            return self.offset;
         }
         self.offset + self.dims().iter().zip(&self.strides).map(|(&d, &s)| (d - 1) * s).sum::<usize>() + 1
     }
@@ -90,11 +95,11 @@ impl Layout {
         );
         let mut dims = self.dims().to_vec();
         dims[axis] = len;
-        Layout {
-            shape: Shape::new(dims),
-            strides: self.strides.clone(),
-            offset: self.offset + start * self.strides[axis],
-        }
+        let shape = Shape::new(dims);
+        // An empty view reads nothing, but its offset is still used to slice the buffer: narrowing
+        // to nothing at the end of one axis and then into another would step past the end.
+        let offset = if shape.numel() == 0 { 0 } else { self.offset + start * self.strides[axis] };
+        Layout { shape, strides: self.strides.clone(), offset }
     }
 
     /// View with the given shape by repeating size-1 (or missing leading) dimensions with stride 0.

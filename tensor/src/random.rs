@@ -115,11 +115,58 @@ fn fill(shape: Shape, dtype: DType, f: impl Fn(u64) -> f64 + Sync + Send) -> Ten
     Tensor::from_values(values, shape).to_dtype(dtype)
 }
 
+/// The smallest value of `dtype` at or above `low` and the largest below `high`, as f64 (both exact
+/// in `dtype`). Rounding to `dtype` never reverses an order, so an f64 clamped between them stays
+/// in `[low, high)` once cast; unclamped, a draw just under `high` can round up to it (1 in 512 for
+/// bf16 on [0, 1)). For integer dtypes, whose casts truncate, the bounds are integers.
+fn representable_bounds(low: f64, high: f64, dtype: DType) -> (f64, f64) {
+    use half::{bf16, f16};
+    // The neighbour of a finite float one step towards -inf (`down`) or +inf, on its bit pattern:
+    // magnitudes are ordered like their bits, so a step is ±1 on the pattern, with 0 → ∓ the
+    // smallest subnormal.
+    fn step16(bits: u16, down: bool) -> u16 {
+        let (sign, magnitude) = (bits & 0x8000, bits & 0x7fff);
+        match (magnitude, down == (sign != 0)) {
+            (0, _) => 0x0001 | if down { 0x8000 } else { 0 },
+            (_, true) => bits + 1,  // away from zero
+            (_, false) => bits - 1, // towards zero
+        }
+    }
+    let (lo, hi) = match dtype {
+        DType::F64 => (low, high.next_down()),
+        DType::F32 => {
+            let (l, h) = (low as f32, high as f32);
+            let l = if f64::from(l) < low { l.next_up() } else { l };
+            let h = if f64::from(h) >= high { h.next_down() } else { h };
+            (f64::from(l), f64::from(h))
+        }
+        DType::F16 => {
+            let (l, h) = (f16::from_f64(low), f16::from_f64(high));
+            let l = if l.to_f64() < low { f16::from_bits(step16(l.to_bits(), false)) } else { l };
+            let h = if h.to_f64() >= high { f16::from_bits(step16(h.to_bits(), true)) } else { h };
+            (l.to_f64(), h.to_f64())
+        }
+        DType::BF16 => {
+            let (l, h) = (bf16::from_f64(low), bf16::from_f64(high));
+            let l = if l.to_f64() < low { bf16::from_bits(step16(l.to_bits(), false)) } else { l };
+            let h = if h.to_f64() >= high { bf16::from_bits(step16(h.to_bits(), true)) } else { h };
+            (l.to_f64(), h.to_f64())
+        }
+        DType::U8 | DType::I64 => (low.ceil(), high.ceil() - 1.0),
+    };
+    (lo, hi)
+}
+
 impl Tensor {
-    /// Uniform in [low, high).
+    /// Uniform in [low, high) in `dtype`: drawn in f64, then rounded, with the rare draw that would
+    /// round to `high` (or below a `low` that `dtype` cannot hold) kept at the nearest value inside.
+    /// Integer dtypes take the draw truncated, so `[0, 10)` gives 0..=9.
     pub fn rand_uniform(shape: impl Into<Shape>, low: f64, high: f64, dtype: DType, seed: u64) -> Tensor {
+        assert!(low < high, "rand_uniform needs low < high, got [{low}, {high})");
+        let (lo, hi) = representable_bounds(low, high, dtype);
+        assert!(lo <= hi, "no {dtype:?} value lies in [{low}, {high})");
         let rng = Rng::new(seed);
-        fill(shape.into(), dtype, |i| low + (high - low) * rng.uniform_at(i))
+        fill(shape.into(), dtype, |i| (low + (high - low) * rng.uniform_at(i)).clamp(lo, hi))
     }
 
     /// Normal with the given mean and standard deviation.
@@ -190,6 +237,32 @@ mod tests {
         assert!(u.iter().all(|&v| (-1.0..3.0).contains(&v)));
         let um = u.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
         assert!((um - 1.0).abs() < 0.02, "uniform mean {um}");
+    }
+
+    #[test]
+    fn uniform_values_stay_below_high_in_every_dtype() {
+        // Unclamped, about 1 in 512 bf16 draws on [0, 1) rounded up to exactly 1.
+        let n = 100_000;
+        for (low, high) in [(0.0, 1.0), (-1.0, 1.0), (0.1, 0.3), (-3.0, -1e-3)] {
+            for dtype in [DType::F64, DType::F32, DType::F16, DType::BF16] {
+                let x = Tensor::rand_uniform([n], low, high, dtype, 3).to_dtype(DType::F64).to_vec::<f64>();
+                let (min, max) = x.iter().fold((f64::MAX, f64::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+                assert!(max < high, "{dtype:?} on [{low}, {high}): max {max}");
+                // 0.1 is not a bf16 or f16 value; the smallest one above it is the floor.
+                assert!(min >= low, "{dtype:?} on [{low}, {high}): min {min}");
+            }
+        }
+        let d = Tensor::rand_uniform([n], 0.0, 10.0, DType::F64, 5).to_dtype(DType::I64).to_vec::<i64>();
+        let i = Tensor::rand_uniform([n], 0.0, 10.0, DType::I64, 5).to_vec::<i64>();
+        assert_eq!(i, d, "integers are the truncated draws");
+        assert_eq!((i.iter().min(), i.iter().max()), (Some(&0), Some(&9)));
+    }
+
+    #[test]
+    #[should_panic(expected = "no BF16 value lies in")]
+    fn an_interval_without_a_value_of_the_dtype_is_an_error() {
+        // bf16 holds 1 and 1.0078125, nothing between.
+        Tensor::rand_uniform([4], 1.001, 1.007, DType::BF16, 0);
     }
 
     #[test]

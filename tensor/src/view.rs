@@ -143,6 +143,21 @@ mod tests {
     }
 
     #[test]
+    fn empty_views_read_as_empty_wherever_they_were_cut() {
+        // Narrowed to nothing at the end of one axis, then into the next: the offset would point
+        // past the buffer (7 of 6) if it followed the cuts.
+        let e = iota(&[2, 3]).narrow(0, 2, 0).narrow(1, 1, 2);
+        assert_eq!(e.dims(), &[0, 2]);
+        for v in [e.clone(), e.reshape([2, 0]), e.t(), e.contiguous(), e.exp(), e.flatten(0, -1)] {
+            assert_eq!(v.to_vec::<f32>(), Vec::<f32>::new(), "{:?}", v.dims());
+        }
+        assert_eq!(e.as_slice::<f32>(), Some(&[][..]));
+        assert_eq!(e.sum(&[1], false).dims(), &[0]);
+        assert_eq!(e.sum(&[0], false).to_vec::<f32>(), vec![0.0, 0.0]);
+        assert!(format!("{e}").contains("[0, 2]"));
+    }
+
+    #[test]
     #[should_panic(expected = "do not add up")]
     fn split_sizes_must_cover_the_axis() {
         iota(&[2, 5]).split(&[2, 2], 1);
