@@ -65,6 +65,12 @@ impl Shape {
 
     /// The shape both operands broadcast to under NumPy rules (align on the right; sizes equal or 1).
     pub fn broadcast(&self, other: &Shape) -> Shape {
+        self.try_broadcast(other)
+            .unwrap_or_else(|| panic!("shapes {self:?} and {other:?} cannot be broadcast together"))
+    }
+
+    /// The broadcast shape, or `None` where some pair of dimensions differs and neither is 1.
+    pub fn try_broadcast(&self, other: &Shape) -> Option<Shape> {
         let rank = self.rank().max(other.rank());
         let mut dims = vec![0; rank];
         for (i, d) in dims.iter_mut().enumerate() {
@@ -74,10 +80,10 @@ impl Shape {
                 (x, y) if x == y => x,
                 (1, y) => y,
                 (x, 1) => x,
-                _ => panic!("shapes {self:?} and {other:?} cannot be broadcast together"),
+                _ => return None,
             };
         }
-        Shape(dims)
+        Some(Shape(dims))
     }
 
     /// Size of the dimension `k` places from the right, or 1 past the left end (for broadcasting).

@@ -30,10 +30,12 @@ fn indices_of(index: &Tensor, what: &str) -> Vec<i64> {
 fn select<T: Element>(x: &Tensor, axis: usize, idx: &[i64]) -> Tensor {
     let (outer, size, inner) = around(x.dims(), axis);
     let src = x.values::<T>();
+    // Checked up front, so a bad index is an error even where there is nothing to copy.
+    let idx: Vec<usize> = idx.iter().map(|&i| check_index(i, size, "index_select")).collect();
     let mut out = Vec::with_capacity(outer * idx.len() * inner);
     for o in 0..outer {
-        for &i in idx {
-            let start = (o * size + check_index(i, size, "index_select")) * inner;
+        for &i in &idx {
+            let start = (o * size + i) * inner;
             out.extend_from_slice(&src[start..start + inner]);
         }
     }
@@ -139,6 +141,7 @@ impl Tensor {
             src.shape()
         );
         check_same_except(self.shape(), index.shape(), axis, "scatter_add");
+        assert_eq!(self.dtype(), src.dtype(), "scatter_add of {} values into a {} tensor", src.dtype(), self.dtype());
         if let Some(n) = gpu::placement(&"scatter_add", &[self, src]) {
             return gpu::index::scatter_add(self, axis, index, src, n);
         }
@@ -204,13 +207,22 @@ impl Tensor {
 
     /// The rows of [B, N, ...] where the u8 mask [B, N] is set: [B, K, ...].
     pub fn masked_select_rows(&self, mask: &Tensor) -> Tensor {
+        check_row_mask(self, mask, "masked_select_rows");
         self.take_rows(&mask.mask_indices())
     }
 
     /// A copy of `self` [B, N, ...] with `rows` [B, K, ...] put back where the mask [B, N] is set.
     pub fn masked_put_rows(&self, mask: &Tensor, rows: &Tensor) -> Tensor {
+        check_row_mask(self, mask, "masked_put_rows");
         self.put_rows(&mask.mask_indices(), rows, false)
     }
+}
+
+/// A mask for the rows of x [B, N, ...] must be [B, N]: a shorter one would pass the index checks
+/// and quietly select among the first rows only.
+fn check_row_mask(x: &Tensor, mask: &Tensor, what: &str) {
+    let (dims, want) = (mask.dims(), x.dims().get(..2));
+    assert!(want.is_some_and(|w| w == dims), "{what}: mask {:?} must be [B, N] of input {:?}", mask.shape(), x.shape());
 }
 
 fn check_same_except(x: &Shape, index: &Shape, axis: usize, what: &str) {

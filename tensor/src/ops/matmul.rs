@@ -82,6 +82,13 @@ impl Tensor {
             self.shape(),
             other.shape()
         );
+        let batch = |t: &Tensor| Shape::new(&t.dims()[..t.rank() - 2]);
+        assert!(
+            batch(self).try_broadcast(&batch(other)).is_some(),
+            "matmul: batch dimensions do not broadcast in {:?} · {:?}",
+            self.shape(),
+            other.shape()
+        );
         assert_eq!(
             self.dtype(),
             other.dtype(),

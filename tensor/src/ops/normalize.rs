@@ -167,6 +167,8 @@ impl Tensor {
     pub fn layer_norm_with_stats(&self, weight: Option<&Tensor>, bias: Option<&Tensor>, eps: f64) -> LayerNormOutput {
         assert!(self.rank() >= 1, "layer_norm needs at least one dimension");
         let d = self.dim(-1);
+        // A row of nothing has no mean: an error rather than rows of NaN statistics.
+        assert!(d > 0, "layer_norm over an empty last dimension (shape {:?})", self.shape());
         for (name, p) in [("weight", weight), ("bias", bias)] {
             if let Some(p) = p {
                 assert_eq!(p.dims(), &[d], "layer_norm {name} has shape {:?}, expected [{d}]", p.shape());

@@ -100,7 +100,8 @@ impl Tensor {
         self.mean(&[], false)
     }
 
-    /// Variance over `axes` with Bessel's `correction` (0: population, 1: sample).
+    /// Variance over `axes` with Bessel's `correction` (0: population, 1: sample). Panics where the
+    /// axes hold no more elements than `correction` (PyTorch returns NaN there, with a warning).
     pub fn var(&self, axes: &[isize], correction: usize, keepdim: bool) -> Tensor {
         if gpu::on_gpu(self) {
             return gpu::reduce::var(self, axes, correction, keepdim);

@@ -248,6 +248,44 @@ fn gather_names_the_bad_index() {
 }
 
 #[test]
+#[should_panic(expected = "index_select: index 7 is out of range for a dimension of size 3")]
+fn index_select_checks_its_indices_even_with_nothing_to_copy() {
+    Tensor::zeros([0, 3], DType::F32).index_select(1, &Tensor::from_vec(vec![7i64], [1]));
+}
+
+#[test]
+#[should_panic(expected = "masked_select_rows: mask [2, 4] must be [B, N] of input [2, 5, 3]")]
+fn a_mask_shorter_than_the_rows_is_an_error() {
+    iota(&[2, 5, 3]).masked_select_rows(&Tensor::from_vec(vec![1u8, 0, 1, 0, 1, 1, 0, 0], [2, 4]));
+}
+
+#[test]
+#[should_panic(expected = "masked_put_rows: mask [2, 5] must be [B, N] of input [3, 5, 1]")]
+fn a_mask_of_another_batch_is_an_error() {
+    let mask = Tensor::from_vec(vec![1u8, 0, 1, 0, 0, 1, 1, 0, 0, 0], [2, 5]);
+    Tensor::zeros([3, 5, 1], DType::F32).masked_put_rows(&mask, &Tensor::zeros([3, 2, 1], DType::F32));
+}
+
+#[test]
+#[should_panic(expected = "scatter_add of f64 values into a f32 tensor")]
+fn scatter_add_names_a_dtype_mismatch() {
+    let index = Tensor::from_vec(vec![0i64, 1], [1, 2]);
+    Tensor::zeros([1, 2], DType::F32).scatter_add(1, &index, &Tensor::zeros([1, 2], DType::F64));
+}
+
+#[test]
+#[should_panic(expected = "matmul: batch dimensions do not broadcast in [2, 3, 4] · [3, 4, 2]")]
+fn matmul_names_batches_that_do_not_broadcast() {
+    iota(&[2, 3, 4]).matmul(&iota(&[3, 4, 2]));
+}
+
+#[test]
+#[should_panic(expected = "layer_norm over an empty last dimension (shape [2, 0])")]
+fn layer_norm_over_nothing_is_an_error() {
+    Tensor::zeros([2, 0], DType::F32).layer_norm(None, None, 1e-5);
+}
+
+#[test]
 fn masked_rows_come_out_and_go_back() {
     let x = iota(&[2, 4, 3]); // [B, N, D]
     let mask = Tensor::from_vec(vec![1u8, 0, 1, 0, 0, 1, 1, 0], [2, 4]);
