@@ -20,11 +20,14 @@ impl Tensor {
         Tensor::from_values(vec![value], Shape::default())
     }
 
+    /// A zero-filled tensor on the CPU (large f32/f64 buffers are reused from the pool and zeroed);
+    /// [`Tensor::zeros_on`] puts one on a GPU.
     pub fn zeros(shape: impl Into<Shape>, dtype: DType) -> Tensor {
         let shape = shape.into();
         Tensor::from_storage(CpuStorage::zeros(dtype, shape.numel()), shape)
     }
 
+    /// A tensor of ones on the CPU, of any dtype (`u8` and `i64` included), via [`Tensor::full`].
     pub fn ones(shape: impl Into<Shape>, dtype: DType) -> Tensor {
         Tensor::full(shape, 1.0, dtype)
     }

@@ -11,11 +11,19 @@ use crate::storage::CpuStorage;
 /// The element type of a tensor.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DType {
+    /// 32-bit IEEE float: the type CPU and GPU ops compute in.
     F32,
+    /// 64-bit IEEE float, for gradient checks against f32.
     F64,
+    /// bfloat16 (f32's exponent range, 8 significant bits): a storage format, cast to f32 to
+    /// compute.
     BF16,
+    /// IEEE half (5-bit exponent, 11 significant bits, max 65504): a storage format, cast to f32 to
+    /// compute.
     F16,
+    /// Unsigned byte: image pixels and boolean masks (comparisons produce it, 1 for true).
     U8,
+    /// Signed 64-bit integer: indices and class labels.
     I64,
 }
 
@@ -35,6 +43,7 @@ impl DType {
         matches!(self, DType::F32 | DType::F64)
     }
 
+    /// The lower-case Rust name (`"f32"`, `"bf16"`, ...), as `Display` prints it.
     pub fn name(self) -> &'static str {
         match self {
             DType::F32 => "f32",
@@ -55,13 +64,17 @@ impl fmt::Display for DType {
 
 /// A Rust type that can be stored in a tensor.
 pub trait Element: Copy + Send + Sync + fmt::Debug + Default + PartialEq + 'static {
+    /// The run-time tag of this type (`f32::DTYPE == DType::F32`).
     const DTYPE: DType;
     /// Widen to f64 (exact for every type here except i64 beyond 2^53).
     fn to_f64(self) -> f64;
     /// Narrow from f64: round to nearest for floats, saturate and truncate toward zero for integers.
     fn from_f64(x: f64) -> Self;
+    /// Wraps the vector in the matching [`CpuStorage`] variant (moves it, no copy).
     fn into_storage(v: Vec<Self>) -> CpuStorage;
+    /// The elements if `s` holds this type, `None` otherwise (no conversion is attempted).
     fn slice_of(s: &CpuStorage) -> Option<&[Self]>;
+    /// Mutable form of [`Element::slice_of`].
     fn slice_of_mut(s: &mut CpuStorage) -> Option<&mut [Self]>;
 }
 

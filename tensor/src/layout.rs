@@ -28,18 +28,23 @@ impl Layout {
         Layout { shape, strides, offset }
     }
 
+    /// The logical sizes of the view (not of the storage behind it).
     pub fn shape(&self) -> &Shape {
         &self.shape
     }
 
+    /// The sizes as a slice, outermost first; empty for a rank-0 (scalar) view.
     pub fn dims(&self) -> &[usize] {
         self.shape.dims()
     }
 
+    /// Storage steps, in elements (not bytes), one per dim; 0 on a broadcast dim. Never negative:
+    /// there is no flipped view.
     pub fn strides(&self) -> &[usize] {
         &self.strides
     }
 
+    /// Storage index, in elements, of the first logical element (nonzero after a `narrow`).
     pub fn offset(&self) -> usize {
         self.offset
     }

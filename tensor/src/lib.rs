@@ -35,6 +35,8 @@
 //! Ops panic, with the shapes in the message, when handed operands that do not fit (like indexing
 //! out of bounds): those are programming errors. Inputs from files are checked by their readers.
 
+#![warn(missing_docs)]
+
 mod cast;
 pub mod cpu;
 mod create;

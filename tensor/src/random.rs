@@ -32,6 +32,7 @@ pub struct Rng {
 }
 
 impl Rng {
+    /// The stream of `seed`, starting at draw 0; the same seed gives the same numbers everywhere.
     pub fn new(seed: u64) -> Rng {
         Rng { key: mix(seed), counter: 0 }
     }
@@ -56,11 +57,13 @@ impl Rng {
         (-2.0 * ln(u1)).sqrt() * cos_2pi(u2)
     }
 
+    /// Draw number `counter` (64 uniform random bits), then advances `counter` by one.
     pub fn next_u64(&mut self) -> u64 {
         self.counter += 1;
         self.draw(self.counter - 1)
     }
 
+    /// Uniform in [0, 1) from draw number `counter` (its top 53 bits), then advances `counter`.
     pub fn next_uniform(&mut self) -> f64 {
         self.counter += 1;
         self.uniform_at(self.counter - 1)

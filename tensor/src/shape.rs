@@ -7,6 +7,8 @@ use std::fmt;
 pub struct Shape(Vec<usize>);
 
 impl Shape {
+    /// Takes the sizes outermost first; any size may be 0 (an empty tensor), and no dims at all is
+    /// a scalar. Also built by `From` for arrays, slices and `Vec`s, so ops take `[2, 3]` directly.
     pub fn new(dims: impl Into<Vec<usize>>) -> Self {
         Shape(dims.into())
     }

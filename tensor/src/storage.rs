@@ -10,6 +10,7 @@ use half::{bf16, f16};
 /// A device a tensor can live on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Device {
+    /// Host memory; ops run on the CPU kernels in `cpu/`.
     Cpu,
     /// GPU `ordinal`: the CUDA device of that number, or the PTX interpreter standing in for it (see
     /// `tensor::gpu::select` for how the choice is made).
@@ -57,15 +58,22 @@ impl Storage {
 /// A typed, owned buffer in host memory. Views share it through an `Arc`.
 #[derive(Clone, Debug, PartialEq)]
 pub enum CpuStorage {
+    /// f32 elements; a buffer of 1 MiB or more goes back to the pool when dropped.
     F32(Vec<f32>),
+    /// f64 elements; pooled like `F32`.
     F64(Vec<f64>),
+    /// bfloat16 elements.
     BF16(Vec<bf16>),
+    /// IEEE half elements.
     F16(Vec<f16>),
+    /// Bytes (pixels, masks).
     U8(Vec<u8>),
+    /// 64-bit integers (indices, labels).
     I64(Vec<i64>),
 }
 
 impl CpuStorage {
+    /// The dtype of the variant held.
     pub fn dtype(&self) -> DType {
         match self {
             CpuStorage::F32(_) => DType::F32,
@@ -77,6 +85,7 @@ impl CpuStorage {
         }
     }
 
+    /// Number of elements in the buffer (not bytes), which can exceed a view's `numel`.
     pub fn len(&self) -> usize {
         match self {
             CpuStorage::F32(v) => v.len(),
@@ -88,6 +97,7 @@ impl CpuStorage {
         }
     }
 
+    /// True when the buffer holds no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -22,11 +22,17 @@ pub struct Walk {
     outer_strides: Vec<usize>,
     /// Elements per row and the stride between them.
     pub row_len: usize,
+    /// Storage step, in elements, between neighbours in a row (1 for a dense row, 0 for a broadcast
+    /// one).
     pub row_stride: usize,
+    /// Storage index of the view's first element (the layout's offset).
     pub offset: usize,
 }
 
 impl Walk {
+    /// Merges the dims of `layout` that are back to back in memory (`stride[k] ==
+    /// dims[k+1] · stride[k+1]`, so broadcast dims merge too) and drops size-1 dims; `row_len` is 0
+    /// for an empty view, and a rank-0 view is one row of one element.
     pub fn new(layout: &Layout) -> Walk {
         let mut dims: Vec<usize> = Vec::new();
         let mut strides: Vec<usize> = Vec::new();

@@ -61,10 +61,12 @@ impl Tensor {
         Tensor::from_parts(self.storage.clone(), layout)
     }
 
+    /// The logical sizes of this view (a view's shape, not its buffer's).
     pub fn shape(&self) -> &Shape {
         self.layout.shape()
     }
 
+    /// The sizes as a slice, outermost first (`&[]` for a rank-0 tensor).
     pub fn dims(&self) -> &[usize] {
         self.layout.dims()
     }
@@ -74,14 +76,17 @@ impl Tensor {
         self.shape().dim(axis)
     }
 
+    /// Number of dimensions (0 for a scalar).
     pub fn rank(&self) -> usize {
         self.shape().rank()
     }
 
+    /// Number of elements: the product of the dims (1 for a rank-0 tensor, 0 if any dim is 0).
     pub fn numel(&self) -> usize {
         self.shape().numel()
     }
 
+    /// The element type, which is the storage's: views never convert (see `to_dtype`).
     pub fn dtype(&self) -> DType {
         self.storage.dtype()
     }
@@ -91,10 +96,12 @@ impl Tensor {
         self.storage.device()
     }
 
+    /// Shape, strides and offset of this view into its storage.
     pub fn layout(&self) -> &Layout {
         &self.layout
     }
 
+    /// Storage steps per dim, in elements (not bytes); 0 on broadcast dims.
     pub fn strides(&self) -> &[usize] {
         self.layout.strides()
     }
@@ -120,6 +127,8 @@ impl Tensor {
         Arc::ptr_eq(&self.storage, &other.storage)
     }
 
+    /// True when the elements are row-major with no gaps; the view may still start at a nonzero
+    /// offset and its buffer may be larger (e.g. after `narrow` on the first axis).
     pub fn is_contiguous(&self) -> bool {
         self.layout.is_contiguous()
     }

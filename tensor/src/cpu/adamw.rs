@@ -15,14 +15,19 @@ use super::Float;
 pub struct AdamWScalars<T> {
     /// Multiplies the gradient first (1/accumulation steps × clipping factor).
     pub grad_scale: T,
+    /// β1, the decay of the first moment: m = β1·m + (1 − β1)·g.
     pub beta1: T,
+    /// 1 − β1, rounded from f64 once rather than computed in `T`.
     pub one_minus_beta1: T,
+    /// β2, the decay of the second moment: v = β2·v + (1 − β2)·g².
     pub beta2: T,
+    /// 1 − β2, rounded from f64 once rather than computed in `T`.
     pub one_minus_beta2: T,
     /// Decoupled weight decay as a factor, 1 − lr·decay (exactly 1 for parameters not decayed).
     pub decay: T,
     /// The bias correction of the second moment, 1 − β2^t.
     pub bias2: T,
+    /// Added to the denominator after the square root: sqrt(v / bias2) + eps.
     pub eps: T,
     /// The step size over the first moment's bias correction, lr / (1 − β1^t).
     pub step: T,
@@ -49,16 +54,23 @@ impl<T: Float> AdamWScalars<T> {
 
 /// The arrays one update reads: weights, gradient, first and second moments.
 pub struct AdamWInputs<'a, T> {
+    /// The weights before the step.
     pub w: &'a [T],
+    /// The gradient, not yet multiplied by `grad_scale`.
     pub g: &'a [T],
+    /// The first moment (running mean of the gradient) before the step.
     pub m: &'a [T],
+    /// The second moment (running mean of the squared gradient) before the step.
     pub v: &'a [T],
 }
 
 /// The arrays one update writes: weights, first and second moments.
 pub struct AdamWOutputs<'a, T> {
+    /// Receives the updated weights; must not alias the inputs (it is a separate `&mut`).
     pub w: &'a mut [T],
+    /// Receives the updated first moment.
     pub m: &'a mut [T],
+    /// Receives the updated second moment.
     pub v: &'a mut [T],
 }
 

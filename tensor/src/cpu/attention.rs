@@ -26,10 +26,15 @@ use super::softmax::{softmax_backward_rows, softmax_rows};
 /// Block shape: `bh` blocks of `n` queries, `m` keys, head width `d` (q and k) and `e` (v and out).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AttentionDims {
+    /// Number of independent blocks: batch × heads.
     pub bh: usize,
+    /// Queries per block (rows of q, out and the scores).
     pub n: usize,
+    /// Keys per block (rows of k and v, columns of the scores).
     pub m: usize,
+    /// Width of q and k: the dimension the scores contract over.
     pub d: usize,
+    /// Width of v and of the output.
     pub e: usize,
 }
 
@@ -60,11 +65,17 @@ fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32], &mut [f32]) -> R) -> R
 /// are the matrix can be described this way without copying it.
 #[derive(Clone, Debug)]
 pub struct Blocks<'a> {
+    /// The whole buffer the matrices are read from (the view's storage, not a copy).
     pub data: &'a [f32],
+    /// Start of each matrix in `data`, in elements; one per block.
     pub offsets: Vec<usize>,
+    /// Rows of every matrix.
     pub rows: usize,
+    /// Columns of every matrix.
     pub cols: usize,
+    /// Row stride, in elements.
     pub rs: usize,
+    /// Column stride, in elements (1 when rows are contiguous).
     pub cs: usize,
 }
 

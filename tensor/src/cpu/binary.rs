@@ -12,9 +12,13 @@ use super::Float;
 /// An elementwise function of two inputs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum BinaryOp {
+    /// `a + b`.
     Add,
+    /// `a - b`.
     Sub,
+    /// `a * b`.
     Mul,
+    /// `a / b` (IEEE: x/0 is ±inf, 0/0 is NaN).
     Div,
     /// The larger input; NaN if either is NaN (as PyTorch's `maximum`).
     Maximum,
@@ -25,18 +29,26 @@ pub enum BinaryOp {
 /// An elementwise comparison (IEEE semantics: every comparison with NaN is false except `Ne`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CmpOp {
+    /// `a == b`.
     Eq,
+    /// `a != b` (true when either is NaN).
     Ne,
+    /// `a < b`.
     Lt,
+    /// `a <= b`.
     Le,
+    /// `a > b`.
     Gt,
+    /// `a >= b`.
     Ge,
 }
 
 /// One input of a binary op: a slice as long as the output, or a scalar broadcast to it.
 #[derive(Clone, Copy, Debug)]
 pub enum Operand<'a, T> {
+    /// One element per output element; its length must equal the output's.
     Slice(&'a [T]),
+    /// One value used for every output element.
     Scalar(T),
 }
 

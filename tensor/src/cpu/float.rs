@@ -23,20 +23,35 @@ pub trait Float:
     + SubAssign
     + MulAssign
 {
+    /// 0.0, the identity of a sum.
     const ZERO: Self;
+    /// 1.0, the identity of a product.
     const ONE: Self;
+    /// −∞, the identity of a max (the start value of a running maximum).
     const NEG_INFINITY: Self;
+    /// +∞, the identity of a min.
     const INFINITY: Self;
+    /// Converts with `as`: rounds to nearest for f32 (out-of-range values become ±inf).
     fn from_f64(x: f64) -> Self;
+    /// Widens with `as` (exact for f32 and f64).
     fn to_f64(self) -> f64;
+    /// Goes through f64, so counts above 2^53 (2^24 once in f32) are rounded.
     fn from_usize(x: usize) -> Self {
         Self::from_f64(x as f64)
     }
+    /// `self · a + b` with a single rounding; one `vfmadd` inside the FMA-enabled kernels, a
+    /// (correct but slow) libm call elsewhere.
     fn mul_add(self, a: Self, b: Self) -> Self;
+    /// A plain compare-select, `if self > other { self } else { other }`, so it vectorises; NaN
+    /// rules differ from `f32::max`: a NaN in `self` is dropped, a NaN in `other` is returned.
     fn max(self, other: Self) -> Self;
+    /// `if self < other { self } else { other }`, with the same NaN asymmetry as [`Float::max`].
     fn min(self, other: Self) -> Self;
+    /// Absolute value (clears the sign bit, so `abs(-0.0) = 0.0` and NaN stays NaN).
     fn abs(self) -> Self;
+    /// Square root; NaN for negative inputs.
     fn sqrt(self) -> Self;
+    /// True for any NaN; kernels use it to propagate NaN where the compare-select would drop it.
     fn is_nan(self) -> bool;
 }
 

@@ -26,6 +26,8 @@ pub const COL_CHUNK: usize = 4096;
 /// What a reduction computes over its axis.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReduceOp {
+    /// Σ x, summed in fixed blocks and lanes, so the bits do not depend on the thread count; 0 over
+    /// an empty axis.
     Sum,
     /// Largest element; NaN if any element is NaN; -inf over an empty axis.
     Max,

@@ -12,19 +12,31 @@ use super::simd::{self, multiversion, Cost, PAR_CHUNK_ELEMS};
 /// An elementwise function of one input.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum UnaryOp {
+    /// −x.
     Neg,
+    /// e^x; +inf on overflow, 0 on underflow (f32: polynomial, rel. error ≤ 7.4e-8).
     Exp,
+    /// Natural log: ln 0 = −inf, ln of a negative is NaN.
     Log,
+    /// √x; NaN for x < 0.
     Sqrt,
+    /// 1/√x, as a division of a correctly rounded square root; +inf at 0.
     Rsqrt,
+    /// Hyperbolic tangent, saturating to ±1.
     Tanh,
+    /// Exact (erf) GELU, x·Φ(x), not the tanh approximation; 0 at −inf.
     Gelu,
+    /// GELU's derivative Φ(x) + x·φ(x); [`gelu_backward`] fuses it with the multiply by dy.
     GeluGrad,
     /// max(x, 0), with NaN passed through (as PyTorch does).
     Relu,
+    /// 1 / (1 + e^−x).
     Sigmoid,
+    /// |x|.
     Abs,
+    /// x·x.
     Square,
+    /// 1/x (±inf at ±0).
     Recip,
     /// x^p. Like PyTorch, p ∈ {0, 0.5, 1, 2, -0.5, -1} take the exact dedicated path
     /// (1, sqrt, copy, square, rsqrt, recip).

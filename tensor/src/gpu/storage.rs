@@ -10,11 +10,17 @@ use crate::storage::CpuStorage;
 
 /// A typed device buffer.
 pub enum GpuBuffer {
+    /// f32 elements: the one dtype most GPU ops compute in.
     F32(Buffer<f32>),
+    /// f64 elements.
     F64(Buffer<f64>),
+    /// bfloat16 elements, held as their raw `u16` bits.
     BF16(Buffer<u16>),
+    /// IEEE half elements, held as their raw `u16` bits.
     F16(Buffer<u16>),
+    /// Bytes (pixels, masks).
     U8(Buffer<u8>),
+    /// 64-bit integers (indices, labels).
     I64(Buffer<i64>),
 }
 
@@ -29,18 +35,22 @@ fn fail<T>(what: &str, ordinal: usize, r: kernels::Result<T>) -> T {
 }
 
 impl GpuStorage {
+    /// Wraps `buf` as the storage of GPU `ordinal`; nothing checks that `buf` was allocated there.
     pub fn new(ordinal: usize, buf: GpuBuffer) -> GpuStorage {
         GpuStorage { ordinal, buf }
     }
 
+    /// The GPU number, as in `Device::Gpu(ordinal)`.
     pub fn ordinal(&self) -> usize {
         self.ordinal
     }
 
+    /// The typed device buffer, for launching kernels on it.
     pub fn buffer(&self) -> &GpuBuffer {
         &self.buf
     }
 
+    /// The dtype of the buffer held (bf16 and f16 report themselves, not `u16`).
     pub fn dtype(&self) -> DType {
         match self.buf {
             GpuBuffer::F32(_) => DType::F32,
@@ -52,6 +62,7 @@ impl GpuStorage {
         }
     }
 
+    /// Number of elements in the buffer (not bytes), which can exceed a view's `numel`.
     pub fn len(&self) -> usize {
         match &self.buf {
             GpuBuffer::F32(b) => b.len(),
@@ -62,6 +73,7 @@ impl GpuStorage {
         }
     }
 
+    /// True when the buffer holds no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -121,21 +121,28 @@ impl Tensor {
         float_dispatch!(self.dtype(), format!("{op:?}"), T => map_unary::<T>(self, op))
     }
 
+    /// −x elementwise. Like every unary op here: f32 or f64 (f32 only on the GPU), and the result
+    /// is a new contiguous tensor, never a view.
     pub fn neg(&self) -> Tensor {
         self.unary(UnaryOp::Neg)
     }
+    /// e^x elementwise; +inf on overflow, 0 on underflow.
     pub fn exp(&self) -> Tensor {
         self.unary(UnaryOp::Exp)
     }
+    /// Natural log elementwise: ln 0 = −inf, negative inputs give NaN.
     pub fn log(&self) -> Tensor {
         self.unary(UnaryOp::Log)
     }
+    /// √x elementwise; NaN for x < 0.
     pub fn sqrt(&self) -> Tensor {
         self.unary(UnaryOp::Sqrt)
     }
+    /// 1/√x elementwise (+inf at 0), as layer norm uses on the variance.
     pub fn rsqrt(&self) -> Tensor {
         self.unary(UnaryOp::Rsqrt)
     }
+    /// Hyperbolic tangent elementwise, saturating to ±1.
     pub fn tanh(&self) -> Tensor {
         self.unary(UnaryOp::Tanh)
     }
@@ -164,21 +171,28 @@ impl Tensor {
             Tensor::from_values(out, self.shape().clone())
         })
     }
+    /// max(x, 0) elementwise; NaN passes through (as in PyTorch).
     pub fn relu(&self) -> Tensor {
         self.unary(UnaryOp::Relu)
     }
+    /// 1 / (1 + e^−x) elementwise.
     pub fn sigmoid(&self) -> Tensor {
         self.unary(UnaryOp::Sigmoid)
     }
+    /// |x| elementwise.
     pub fn abs(&self) -> Tensor {
         self.unary(UnaryOp::Abs)
     }
+    /// x² elementwise, as one multiply (`powf(2.0)` is mapped to this too).
     pub fn square(&self) -> Tensor {
         self.unary(UnaryOp::Square)
     }
+    /// 1/x elementwise; ±inf at ±0.
     pub fn recip(&self) -> Tensor {
         self.unary(UnaryOp::Recip)
     }
+    /// x^p elementwise; p ∈ {0, 0.5, 1, 2, −0.5, −1} take the exact dedicated ops, and a negative x
+    /// with a non-integer p gives NaN.
     pub fn powf(&self, p: f64) -> Tensor {
         self.unary(UnaryOp::Powf(p))
     }
@@ -207,33 +221,44 @@ impl Tensor {
         float_dispatch!(self.dtype(), format!("{op:?}"), T => with_scalar::<T>(self, op, s, scalar_first))
     }
 
+    /// `self + other` elementwise with NumPy broadcasting; panics unless both have the same float
+    /// dtype and broadcastable shapes.
     pub fn add(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Add, other)
     }
+    /// `self - other`, broadcasting as [`Tensor::add`].
     pub fn sub(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Sub, other)
     }
+    /// `self * other` (Hadamard product), broadcasting as [`Tensor::add`].
     pub fn mul(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Mul, other)
     }
+    /// `self / other`, broadcasting as [`Tensor::add`]; x/0 is ±inf, 0/0 NaN.
     pub fn div(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Div, other)
     }
+    /// Elementwise larger of the two, broadcasting; NaN if either is NaN (as PyTorch).
     pub fn maximum(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Maximum, other)
     }
+    /// Elementwise smaller of the two, broadcasting; NaN if either is NaN.
     pub fn minimum(&self, other: &Tensor) -> Tensor {
         self.binary(BinaryOp::Minimum, other)
     }
+    /// `self + s`, with `s` rounded to the tensor's dtype first (f32 on the GPU).
     pub fn add_scalar(&self, s: f64) -> Tensor {
         self.binary_scalar(BinaryOp::Add, s, false)
     }
+    /// `self - s`; for `s - self` use `binary_scalar(BinaryOp::Sub, s, true)`.
     pub fn sub_scalar(&self, s: f64) -> Tensor {
         self.binary_scalar(BinaryOp::Sub, s, false)
     }
+    /// `self · s`, with `s` rounded to the tensor's dtype first.
     pub fn mul_scalar(&self, s: f64) -> Tensor {
         self.binary_scalar(BinaryOp::Mul, s, false)
     }
+    /// `self / s` (a true division, not a multiply by 1/s, so the bits match `div`).
     pub fn div_scalar(&self, s: f64) -> Tensor {
         self.binary_scalar(BinaryOp::Div, s, false)
     }

@@ -87,8 +87,12 @@ fn layer_norm_impl<T: FloatMath + Element>(
 
 /// Gradients of a layer norm: of its input, and of its weight and bias when it has them.
 pub struct LayerNormGrads {
+    /// Gradient of the input, shaped like it.
     pub dx: Tensor,
+    /// Σ over rows of dy · x̂ (x̂ the normalised input), shape `[D]`; `Some` exactly when
+    /// `want_dweight` was passed, whether or not the forward had a weight.
     pub dweight: Option<Tensor>,
+    /// Σ over rows of dy, shape `[D]`; `Some` exactly when `want_dbias` was passed.
     pub dbias: Option<Tensor>,
 }
 

@@ -9,12 +9,17 @@ use crate::{gpu, Device, Tensor};
 /// The hyper-parameters of one AdamW step (t counts from 1).
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct AdamWStep {
+    /// Learning rate: scales the Adam step, and the weight decay (w ← w·(1 − lr·weight_decay)).
     pub lr: f64,
+    /// Decay of the first moment, m ← β1·m + (1 − β1)·g (usually 0.9).
     pub beta1: f64,
+    /// Decay of the second moment, v ← β2·v + (1 − β2)·g² (usually 0.999).
     pub beta2: f64,
+    /// Added to √(v / (1 − β2^t)) in the denominator, keeping it away from 0 (usually 1e-8).
     pub eps: f64,
     /// Decoupled weight decay (0 for parameters that are not decayed).
     pub weight_decay: f64,
+    /// The step number, from 1, for the bias corrections 1 − β^t (t = 0 would divide by zero).
     pub t: u64,
     /// Multiplies the gradient before anything else.
     pub grad_scale: f64,
@@ -23,10 +28,16 @@ pub struct AdamWStep {
 /// One parameter of [`Tensor::adamw_update_many`]: its weights, gradient, moments and step.
 #[derive(Clone, Copy, Debug)]
 pub struct AdamWParam<'a> {
+    /// The parameter's weights (f32 or f64; f32 on the GPU).
     pub w: &'a Tensor,
+    /// Its gradient: same shape and dtype as `w` (checked).
     pub grad: &'a Tensor,
+    /// Its first moment (running mean of the gradient), same shape and dtype; zeros before the
+    /// first step.
     pub m: &'a Tensor,
+    /// Its second moment (running mean of the squared gradient), same shape and dtype.
     pub v: &'a Tensor,
+    /// The hyper-parameters of this update.
     pub step: AdamWStep,
 }
 
@@ -41,8 +52,10 @@ fn fused<T: crate::cpu::Float + Element>(s: &AdamWStep, w: &Tensor, g: &Tensor, 
     [wo, mo, vo].map(|x| Tensor::from_values(x, w.shape().clone()))
 }
 
-/// Panics unless the gradient and moments match the parameter in shape and dtype.
+/// Panics unless the gradient and moments match the parameter in shape and dtype, and the step
+/// counts from 1 (at t = 0 the bias corrections 1 − β^t are 0, and the weights would turn to NaN).
 fn check_operands(p: &AdamWParam) {
+    assert!(p.step.t >= 1, "adamw_update: the step number t counts from 1, got 0");
     for (what, t) in [("gradient", p.grad), ("first moment", p.m), ("second moment", p.v)] {
         assert!(
             t.shape() == p.w.shape() && t.dtype() == p.w.dtype(),

@@ -82,10 +82,14 @@ impl Tensor {
         self.sum(axes, keepdim).div_scalar(reduced_len(self, axes) as f64)
     }
 
+    /// Largest element over `axes` (empty slice: all axes); NaN if any element is NaN, −inf over
+    /// an empty axis. For the position, see [`Tensor::argmax`].
     pub fn max(&self, axes: &[isize], keepdim: bool) -> Tensor {
         self.reduce(ReduceOp::Max, axes, keepdim)
     }
 
+    /// Smallest element over `axes` (empty slice: all axes); NaN if any element is NaN, +inf over
+    /// an empty axis.
     pub fn min(&self, axes: &[isize], keepdim: bool) -> Tensor {
         self.reduce(ReduceOp::Min, axes, keepdim)
     }

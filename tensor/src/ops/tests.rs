@@ -455,3 +455,11 @@ fn gelu_backward_is_dy_times_gelu_grad_bit_for_bit() {
     let want = dy.mul(&x.unary(crate::UnaryOp::GeluGrad));
     assert_eq!(x.gelu_backward(&dy).to_vec::<f64>(), want.to_vec::<f64>());
 }
+
+#[test]
+#[should_panic(expected = "the step number t counts from 1")]
+fn fused_adamw_rejects_step_zero() {
+    let s = AdamWStep { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, t: 0, grad_scale: 1.0 };
+    let w = Tensor::ones([3], DType::F32);
+    w.adamw_update(&w, &Tensor::zeros([3], DType::F32), &Tensor::zeros([3], DType::F32), &s);
+}

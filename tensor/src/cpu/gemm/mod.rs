@@ -68,21 +68,33 @@ pub use naive::gemm_naive;
 /// A read-only strided matrix view: element (i, j) is data[offset + i*rs + j*cs].
 #[derive(Clone, Copy)]
 pub struct MatRef<'a, T> {
+    /// The buffer the view reads from; the GEMM checks that every element it addresses is inside.
     pub data: &'a [T],
+    /// Index in `data` of element (0, 0).
     pub offset: usize,
+    /// Number of rows (m for A, k for B).
     pub rows: usize,
+    /// Number of columns (k for A, n for B).
     pub cols: usize,
+    /// Row stride in elements (`cols` for a dense row-major matrix).
     pub rs: usize,
+    /// Column stride in elements (1 for a dense row-major matrix).
     pub cs: usize,
 }
 
 /// A writable strided matrix view (same addressing).
 pub struct MatMut<'a, T> {
+    /// The buffer the view writes to.
     pub data: &'a mut [T],
+    /// Index in `data` of element (0, 0).
     pub offset: usize,
+    /// Number of rows (m).
     pub rows: usize,
+    /// Number of columns (n).
     pub cols: usize,
+    /// Row stride in elements; no two (i, j) may land on the same element (checked).
     pub rs: usize,
+    /// Column stride in elements.
     pub cs: usize,
 }
 
@@ -108,15 +120,21 @@ impl<'a, T> MatMut<'a, T> {
 /// Whether a GEMM may spread its work over the rayon thread pool.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Parallelism {
+    /// Run on the calling thread (for small GEMMs called from already-parallel code).
     None,
+    /// Split the tiles of C over the rayon pool, for products of at least 2^21 multiply-adds
+    /// (smaller ones still run on the calling thread).
     Rayon,
 }
 
 /// The micro-kernel family a GEMM runs on (one per SIMD level).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kernel {
+    /// AVX-512F, 16 f32 per register; three tile shapes (32×12, 64×6, 16×20), picked per product.
     Avx512,
+    /// AVX2 with FMA, 8 f32 per register (tiles of 16×6).
     Avx2Fma,
+    /// Plain Rust that the compiler may auto-vectorise (tiles of 8×4); runs on any CPU.
     Portable,
 }
 
