@@ -9,7 +9,7 @@
 //! the tape is empty (and every saved buffer gone) when it returns.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -36,9 +36,23 @@ struct Entry {
 #[derive(Default)]
 struct Tape {
     entries: Vec<Entry>,
+    /// Every id an entry of this tape produced: an op's tracked input must be one of these or a leaf.
+    outputs: HashSet<NodeId>,
     /// Parameters read while recording, by id, with the cell their gradient goes to.
     leaves: HashMap<NodeId, GradCell>,
 }
+
+impl Tape {
+    /// Whether `id` was recorded on this tape (as an op's output or a parameter read).
+    fn holds(&self, id: NodeId) -> bool {
+        self.outputs.contains(&id) || self.leaves.contains_key(&id)
+    }
+}
+
+/// Why a tracked value can be missing from the tape, for the panics that find one.
+const NOT_ON_TAPE: &str = "it was recorded before a backward pass (or clear_tape) consumed the tape, \
+    or on another thread; recompute it in this pass, taking parameters with Param::var() each time \
+    (to back-propagate two losses, add them and call backward once)";
 
 thread_local! {
     static TAPE: RefCell<Tape> = RefCell::new(Tape::default());
@@ -51,7 +65,7 @@ pub(crate) fn fresh_id() -> NodeId {
     NEXT_ID.fetch_add(1, Ordering::Relaxed)
 }
 
-/// True while inside `no_grad` on this thread: ops then record nothing.
+/// False while inside `no_grad` on this thread, where ops record nothing; true otherwise.
 pub fn is_recording() -> bool {
     NO_GRAD_DEPTH.with(Cell::get) == 0
 }
@@ -110,7 +124,15 @@ pub(crate) fn record_multi(
     }
     let outputs: Vec<NodeId> = values.iter().map(|_| fresh_id()).collect();
     let vars = values.into_iter().zip(&outputs).map(|(v, &id)| Var::tracked(v, id)).collect();
-    TAPE.with(|t| t.borrow_mut().entries.push(Entry { outputs, inputs: ids, backward: Box::new(backward) }));
+    TAPE.with(|t| {
+        let mut tape = t.borrow_mut();
+        // An input from a consumed tape would get no gradient, and neither would what it came from.
+        if let Some(stale) = ids.iter().flatten().find(|&&id| !tape.holds(id)) {
+            panic!("autograd: an input of this op (node {stale}) is not on this thread's tape: {NOT_ON_TAPE}");
+        }
+        tape.outputs.extend(&outputs);
+        tape.entries.push(Entry { outputs, inputs: ids, backward: Box::new(backward) });
+    });
     vars
 }
 
@@ -123,12 +145,19 @@ fn accumulate(grads: &mut HashMap<NodeId, Tensor>, id: NodeId, g: Tensor) {
 
 /// Back-propagate from a scalar: add d`loss`/d`p` into the gradient of every parameter `p` the loss
 /// depends on, then release the tape.
+///
+/// Panics, leaving the tape as it was, when the loss is not a scalar, depends on no parameter, or
+/// is not on this thread's tape (a second backward from the same loss, for one).
 pub fn backward(loss: &Var) {
-    let tape = TAPE.with(|t| std::mem::take(&mut *t.borrow_mut()));
     assert_eq!(loss.value().numel(), 1, "backward needs a scalar loss, got shape {:?}", loss.value().shape());
     let Some(root) = loss.node() else {
         panic!("backward: the loss does not depend on any parameter (was it computed under no_grad?)");
     };
+    let tape = TAPE.with(|t| {
+        let mut tape = t.borrow_mut();
+        assert!(tape.holds(root), "backward: the loss (node {root}) is not on this thread's tape: {NOT_ON_TAPE}");
+        std::mem::take(&mut *tape)
+    });
     let mut grads = HashMap::new();
     grads.insert(root, loss.value().ones_like());
     for entry in tape.entries.into_iter().rev() {

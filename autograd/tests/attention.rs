@@ -1,5 +1,6 @@
 //! The CPU's fused attention (f32) against the composite of differentiable ops (taken for f64):
-//! loss and the gradients of q, k and v, for self- and cross-attention and strided inputs.
+//! loss and the gradients of q, k and v, for self- and cross-attention, values of another width and
+//! strided inputs; and which operands the fused kernel leaves to the composite.
 
 use autograd::{ParamStore, Var};
 use tensor::{DType, Tensor};
@@ -26,10 +27,11 @@ fn run(shapes: [&[usize]; 3], dtype: DType, permute_q: bool) -> (f64, ParamStore
 
 #[test]
 fn fused_cpu_attention_matches_the_composite() {
-    let cases: [[&[usize]; 3]; 3] = [
+    let cases: [[&[usize]; 3]; 4] = [
         [&[2, 3, 7, 16], &[2, 3, 7, 16], &[2, 3, 7, 16]],
         [&[2, 5, 8], &[2, 9, 8], &[2, 9, 8]], // cross-attention: 5 queries, 9 keys
         [&[3, 2, 1, 4], &[3, 2, 6, 4], &[3, 2, 6, 4]],
+        [&[2, 3, 4], &[2, 5, 4], &[2, 5, 3]], // values 3 wide, queries and keys 4
     ];
     for (i, shapes) in cases.into_iter().enumerate() {
         let [q, k, v] = shapes.map(|s| Tensor::zeros(s.to_vec(), DType::F32));
@@ -45,5 +47,22 @@ fn fused_cpu_attention_matches_the_composite() {
                 assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "{shapes:?} d{name}: {a} vs {b}");
             }
         }
+    }
+}
+
+#[test]
+fn keys_and_values_with_broadcast_batch_dims_take_the_composite() {
+    // The fused kernels take whole batches; one k and v shared by every query batch goes the
+    // composite way, in f32 as in f64.
+    let shapes: [&[usize]; 3] = [&[2, 3, 4], &[5, 4], &[5, 4]];
+    let [q, k, v] = shapes.map(|s| Tensor::zeros(s.to_vec(), DType::F32));
+    assert!(!Tensor::attention_is_fused(&q, &k, &v));
+    let (f32_loss, f32_grads) = run(shapes, DType::F32, false);
+    let (f64_loss, f64_grads) = run(shapes, DType::F64, false);
+    assert!((f32_loss - f64_loss).abs() <= 1e-5 * f64_loss.abs().max(1.0));
+    let g = |s: &ParamStore| s.get("k").unwrap().grad().expect("a gradient").to_vec_f64();
+    assert_eq!(g(&f32_grads).len(), 20);
+    for (a, b) in g(&f32_grads).iter().zip(g(&f64_grads)) {
+        assert!((a - b).abs() <= 1e-5 * (1.0 + b.abs()), "dk: {a} vs {b}");
     }
 }

@@ -67,6 +67,45 @@ fn backward_of_a_constant_says_why_it_cannot() {
 }
 
 #[test]
+#[should_panic(expected = "is not on this thread's tape")]
+fn a_second_backward_from_the_same_loss_is_an_error() {
+    // The first pass consumed the tape: a second would add nothing, silently.
+    let loss = Param::new(randn(&[2], 4)).var().square().sum_all();
+    loss.backward();
+    loss.backward();
+}
+
+#[test]
+fn a_value_from_a_consumed_tape_cannot_feed_a_new_graph() {
+    let w = Param::new(randn(&[2], 5));
+    let h = w.var().mul_scalar(3.0);
+    h.sum_all().backward();
+    // h's own entry is gone, so a gradient through it could not reach w: the op says so.
+    let reuse = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.square().sum_all()));
+    let message = *reuse.err().expect("a stale input must panic").downcast::<String>().unwrap();
+    assert!(message.contains("is not on this thread's tape") && message.contains("Param::var()"), "{message}");
+    // Nor can a parameter read for an earlier pass; reading it again works.
+    let stale = w.var();
+    stale.sum_all().backward();
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| stale.square())).is_err());
+    w.zero_grad();
+    w.var().square().sum_all().backward();
+    close(&w.grad().unwrap(), &w.value().mul_scalar(2.0), 1e-15);
+}
+
+#[test]
+fn a_rejected_backward_leaves_the_tape_as_it_was() {
+    let w = Param::new(randn(&[3], 6));
+    let y = w.var().square();
+    let loss = y.sum_all();
+    assert_eq!(tape_len(), 2);
+    assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| y.backward())).is_err(), "y is not a scalar");
+    assert_eq!(tape_len(), 2);
+    loss.backward();
+    close(&w.grad().unwrap(), &w.value().mul_scalar(2.0), 1e-15);
+}
+
+#[test]
 fn param_store_keeps_names_in_order() {
     let mut store = ParamStore::new();
     store.insert("encoder.blocks.0.attn.qkv.weight", randn(&[6, 2], 0));
@@ -134,4 +173,11 @@ fn fused_ops_match_their_composites() {
         |v| v[0].cross_entropy(&targets),
         |v| v[0].log_softmax(-1).gather(1, &targets.reshape([3, 1])).mean_all().neg(),
     );
+}
+
+#[test]
+#[should_panic(expected = "row mask [1, 2] must be [B, N] of input [1, 4, 1]")]
+fn a_row_mask_must_cover_the_rows_in_the_graph_too() {
+    let x = Param::new(randn(&[1, 4, 1], 7)).var();
+    x.masked_select_rows(&Tensor::from_vec(vec![0u8, 1], [1, 2]));
 }

@@ -9,12 +9,14 @@ use crate::tape::record;
 use crate::Var;
 
 impl Var {
-    /// softmax((q · scale)·kᵀ) · v over [..., Nq, d] queries and [..., Nk, d] keys and values.
+    /// softmax((q · scale)·kᵀ) · v over `[..., Nq, d]` queries, `[..., Nk, d]` keys and `[..., Nk, e]`
+    /// values.
     ///
     /// The scale goes on q, as in BEiT and CAE: q holds Nq·d values where the scores hold Nq·Nk
     /// (99·32 against 99·99 in a CAE-Small block), so scaling it is the smaller pass, forward and back.
-    /// When [`Tensor::attention_is_fused`] (f32 on the CPU; f32 on one GPU with Nq = Nk and a
-    /// generated head dimension), the fused op runs instead, forward and backward.
+    /// When [`Tensor::attention_is_fused`] (f32 on the CPU with the same batch dims for all three;
+    /// f32 on one GPU with Nq = Nk, e = d and a generated head dimension), the fused op runs
+    /// instead, forward and backward.
     pub fn scaled_dot_product_attention(q: &Var, k: &Var, v: &Var, scale: f64) -> Var {
         let (qv, kv, vv) = (q.value(), k.value(), v.value());
         if Tensor::attention_is_fused(qv, kv, vv) {

@@ -10,6 +10,13 @@ fn as_float(mask: Tensor, like: &Tensor) -> Tensor {
     mask.to_dtype(like.dtype())
 }
 
+/// Which value of an elementwise op its derivative is computed from.
+#[derive(Clone, Copy)]
+enum Keep {
+    Input,
+    Output,
+}
+
 impl Var {
     pub fn add(&self, other: &Var) -> Var {
         let (sa, sb) = (self.shape().clone(), other.shape().clone());
@@ -35,12 +42,12 @@ impl Var {
     }
 
     pub fn div(&self, other: &Var) -> Var {
-        let (a, b) = (self.value().clone(), other.value().clone());
+        let (a, b) = (self.value(), other.value().clone());
         let y = a.div(&b);
-        let keep_a = other.is_tracked().then(|| a.clone());
-        let tracked_a = self.is_tracked();
+        // b is needed either way; a only for b's gradient.
+        let (sa, keep_a, tracked_a) = (a.shape().clone(), other.is_tracked().then(|| a.clone()), self.is_tracked());
         record(y, &[self, other], move |g| {
-            let ga = tracked_a.then(|| g.div(&b).sum_to(a.shape()));
+            let ga = tracked_a.then(|| g.div(&b).sum_to(&sa));
             let gb = keep_a.map(|a| g.mul(&a).div(&b.square()).neg().sum_to(b.shape()));
             vec![ga, gb]
         })
@@ -78,51 +85,54 @@ impl Var {
         record(self.value().mul_scalar(s), &[self], move |g| vec![Some(g.mul_scalar(s))])
     }
 
-    /// Apply an elementwise function; its derivative is computed from the input `x` and output `y`.
-    fn map(&self, op: UnaryOp, grad: fn(&Tensor, &Tensor, &Tensor) -> Tensor) -> Var {
-        let x = self.value().clone();
-        let y = x.unary(op);
-        let saved = y.clone();
-        record(y, &[self], move |g| vec![Some(grad(g, &x, &saved))])
+    /// Apply an elementwise function whose derivative `grad(g, saved)` needs only its input
+    /// (`Keep::Input`) or only its output (`Keep::Output`): the tape holds that one until backward.
+    fn map(&self, op: UnaryOp, keep: Keep, grad: fn(&Tensor, &Tensor) -> Tensor) -> Var {
+        let y = self.value().unary(op);
+        let saved = match keep {
+            Keep::Input => self.value().clone(),
+            Keep::Output => y.clone(),
+        };
+        record(y, &[self], move |g| vec![Some(grad(g, &saved))])
     }
 
     pub fn exp(&self) -> Var {
-        self.map(UnaryOp::Exp, |g, _, y| g.mul(y))
+        self.map(UnaryOp::Exp, Keep::Output, |g, y| g.mul(y))
     }
     pub fn log(&self) -> Var {
-        self.map(UnaryOp::Log, |g, x, _| g.div(x))
+        self.map(UnaryOp::Log, Keep::Input, |g, x| g.div(x))
     }
     pub fn sqrt(&self) -> Var {
-        self.map(UnaryOp::Sqrt, |g, _, y| g.div(y).mul_scalar(0.5))
+        self.map(UnaryOp::Sqrt, Keep::Output, |g, y| g.div(y).mul_scalar(0.5))
     }
     pub fn rsqrt(&self) -> Var {
-        self.map(UnaryOp::Rsqrt, |g, _, y| g.mul(&y.powf(3.0)).mul_scalar(-0.5))
+        self.map(UnaryOp::Rsqrt, Keep::Output, |g, y| g.mul(&y.powf(3.0)).mul_scalar(-0.5))
     }
     pub fn tanh(&self) -> Var {
-        self.map(UnaryOp::Tanh, |g, _, y| g.mul(&y.square().neg().add_scalar(1.0)))
+        self.map(UnaryOp::Tanh, Keep::Output, |g, y| g.mul(&y.square().neg().add_scalar(1.0)))
     }
     /// Exact (erf) GELU.
     pub fn gelu(&self) -> Var {
-        self.map(UnaryOp::Gelu, |g, x, _| x.gelu_backward(g))
+        self.map(UnaryOp::Gelu, Keep::Input, |g, x| x.gelu_backward(g))
     }
     pub fn relu(&self) -> Var {
-        self.map(UnaryOp::Relu, |g, x, _| g.mul(&as_float(x.compare_scalar(CmpOp::Gt, 0.0), x)))
+        self.map(UnaryOp::Relu, Keep::Input, |g, x| g.mul(&as_float(x.compare_scalar(CmpOp::Gt, 0.0), x)))
     }
     pub fn sigmoid(&self) -> Var {
-        self.map(UnaryOp::Sigmoid, |g, _, y| g.mul(&y.mul(&y.neg().add_scalar(1.0))))
+        self.map(UnaryOp::Sigmoid, Keep::Output, |g, y| g.mul(&y.mul(&y.neg().add_scalar(1.0))))
     }
     pub fn abs(&self) -> Var {
-        self.map(UnaryOp::Abs, |g, x, _| {
+        self.map(UnaryOp::Abs, Keep::Input, |g, x| {
             let pos = as_float(x.compare_scalar(CmpOp::Gt, 0.0), x);
             let neg = as_float(x.compare_scalar(CmpOp::Lt, 0.0), x);
             g.mul(&pos.sub(&neg))
         })
     }
     pub fn square(&self) -> Var {
-        self.map(UnaryOp::Square, |g, x, _| g.mul(x).mul_scalar(2.0))
+        self.map(UnaryOp::Square, Keep::Input, |g, x| g.mul(x).mul_scalar(2.0))
     }
     pub fn recip(&self) -> Var {
-        self.map(UnaryOp::Recip, |g, _, y| g.mul(&y.square()).neg())
+        self.map(UnaryOp::Recip, Keep::Output, |g, y| g.mul(&y.square()).neg())
     }
     pub fn powf(&self, p: f64) -> Var {
         let x = self.value().clone();

@@ -60,11 +60,11 @@ impl Var {
     /// The rows where the u8 mask [B, N] is set (the same count in every row): [B, K, ...].
     pub fn masked_select_rows(&self, mask: &Tensor) -> Var {
         assert_eq!(mask.dtype(), DType::U8, "masked_select_rows takes a u8 mask, got {}", mask.dtype());
-        self.take_rows(&mask.mask_indices())
+        self.take_rows(&self.value().row_mask_indices(mask))
     }
 
     /// `self` with `rows` put back where the mask [B, N] is set.
     pub fn masked_put_rows(&self, mask: &Tensor, rows: &Var) -> Var {
-        self.put_rows(&mask.mask_indices(), rows)
+        self.put_rows(&self.value().row_mask_indices(mask), rows)
     }
 }

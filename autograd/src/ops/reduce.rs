@@ -1,34 +1,36 @@
 //! Reductions. The gradient of a sum spreads `g` back over the reduced axes; a mean also divides
 //! by the count; max/min send it to the elements that attained the extreme (split evenly on ties).
 
-use tensor::{CmpOp, Tensor};
+use tensor::{CmpOp, Shape, Tensor};
 
 use crate::tape::record;
 use crate::Var;
 
-/// `g` (reduced over `axes`, with or without the reduced dims kept) broadcast back to `x`'s shape.
-fn spread(g: &Tensor, x: &Tensor, axes: &[isize]) -> Tensor {
+/// `g` (reduced over `axes`, with or without the reduced dims kept) broadcast back to the input's
+/// shape `x`.
+fn spread(g: &Tensor, x: &Shape, axes: &[isize]) -> Tensor {
     let mut kept = x.dims().to_vec();
-    let resolved = if axes.is_empty() { (0..x.rank()).collect() } else { x.shape().axes(axes) };
+    let resolved = if axes.is_empty() { (0..x.rank()).collect() } else { x.axes(axes) };
     for &a in &resolved {
         kept[a] = 1;
     }
-    g.reshape(kept).broadcast_to(x.shape().clone()).contiguous()
+    g.reshape(kept).broadcast_to(x.clone()).contiguous()
 }
 
 impl Var {
     /// Sum over `axes` (empty: all).
     pub fn sum(&self, axes: &[isize], keepdim: bool) -> Var {
-        let (x, axes_v) = (self.value().clone(), axes.to_vec());
-        record(x.sum(axes, keepdim), &[self], move |g| vec![Some(spread(g, &x, &axes_v))])
+        // Only the input's shape is kept for the backward, not its values.
+        let (shape, axes_v) = (self.shape().clone(), axes.to_vec());
+        record(self.value().sum(axes, keepdim), &[self], move |g| vec![Some(spread(g, &shape, &axes_v))])
     }
 
     /// Mean over `axes` (empty: all).
     pub fn mean(&self, axes: &[isize], keepdim: bool) -> Var {
-        let (x, axes_v) = (self.value().clone(), axes.to_vec());
-        let y = x.mean(axes, keepdim);
-        let count = (x.numel() / y.numel().max(1)) as f64;
-        record(y, &[self], move |g| vec![Some(spread(g, &x, &axes_v).div_scalar(count))])
+        let (shape, axes_v) = (self.shape().clone(), axes.to_vec());
+        let y = self.value().mean(axes, keepdim);
+        let count = (shape.numel() / y.numel().max(1)) as f64;
+        record(y, &[self], move |g| vec![Some(spread(g, &shape, &axes_v).div_scalar(count))])
     }
 
     /// Sum of every element (a scalar).
@@ -54,9 +56,9 @@ impl Var {
         let y = if largest { x.max(axes, keepdim) } else { x.min(axes, keepdim) };
         let saved = y.clone();
         record(y, &[self], move |g| {
-            let at = x.compare(CmpOp::Eq, &spread(&saved, &x, &axes_v)).to_dtype(x.dtype());
-            let ties = spread(&at.sum(&axes_v, true), &x, &axes_v);
-            vec![Some(spread(g, &x, &axes_v).mul(&at).div(&ties))]
+            let at = x.compare(CmpOp::Eq, &spread(&saved, x.shape(), &axes_v)).to_dtype(x.dtype());
+            let ties = spread(&at.sum(&axes_v, true), x.shape(), &axes_v);
+            vec![Some(spread(g, x.shape(), &axes_v).mul(&at).div(&ties))]
         })
     }
 
@@ -67,7 +69,7 @@ impl Var {
         let denom = (x.numel() / y.numel().max(1) - correction) as f64;
         record(y, &[self], move |g| {
             let centred = x.sub(&x.mean(&axes_v, true));
-            vec![Some(spread(g, &x, &axes_v).mul(&centred).mul_scalar(2.0 / denom))]
+            vec![Some(spread(g, x.shape(), &axes_v).mul(&centred).mul_scalar(2.0 / denom))]
         })
     }
 }

@@ -13,11 +13,12 @@ impl Var {
     }
 
     pub fn permute(&self, perm: &[usize]) -> Var {
+        let value = self.value().permute(perm); // checks that `perm` is a permutation of the dims
         let mut inverse = vec![0; perm.len()];
         for (i, &p) in perm.iter().enumerate() {
             inverse[p] = i;
         }
-        record(self.value().permute(perm), &[self], move |g| vec![Some(g.permute(&inverse))])
+        record(value, &[self], move |g| vec![Some(g.permute(&inverse))])
     }
 
     pub fn transpose(&self, a: isize, b: isize) -> Var {
@@ -90,7 +91,7 @@ impl Var {
     /// Join along `axis`; the gradient is cut back into the pieces.
     pub fn concat(parts: &[Var], axis: isize) -> Var {
         let values: Vec<Tensor> = parts.iter().map(|p| p.value().clone()).collect();
-        let a = values[0].shape().axis(axis) as isize;
+        let a = values.first().expect("concat needs at least one value").shape().axis(axis) as isize;
         let sizes: Vec<usize> = values.iter().map(|v| v.dim(a)).collect();
         let inputs: Vec<&Var> = parts.iter().collect();
         record(Tensor::concat(&values, a), &inputs, move |g| g.split(&sizes, a).into_iter().map(Some).collect())
@@ -98,7 +99,7 @@ impl Var {
 
     /// Join equally shaped values along a new axis.
     pub fn stack(parts: &[Var], axis: isize) -> Var {
-        let rank = parts[0].rank() as isize + 1;
+        let rank = parts.first().expect("stack needs at least one value").rank() as isize + 1;
         let axis = if axis < 0 { axis + rank } else { axis };
         let expanded: Vec<Var> = parts.iter().map(|p| p.unsqueeze(axis)).collect();
         Var::concat(&expanded, axis)
@@ -106,8 +107,9 @@ impl Var {
 
     /// [B, C, H, W] → [B, N, C·p·p] (see `Tensor::patchify`); built from differentiable views.
     pub fn patchify(&self, p: usize) -> Var {
+        assert_eq!(self.rank(), 4, "patchify takes [B, C, H, W] images, got {:?}", self.shape());
         let (b, c, h, w) = (self.dims()[0], self.dims()[1], self.dims()[2], self.dims()[3]);
-        assert!(h % p == 0 && w % p == 0, "patchify: {h}×{w} images do not split into {p}×{p} patches");
+        assert!(p > 0 && h % p == 0 && w % p == 0, "patchify: {h}×{w} images do not split into {p}×{p} patches");
         let (gh, gw) = (h / p, w / p);
         self.reshape([b, c, gh, p, gw, p]).permute(&[0, 2, 4, 1, 3, 5]).reshape([b, gh * gw, c * p * p])
     }

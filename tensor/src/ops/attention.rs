@@ -15,15 +15,22 @@ use crate::strided::Walk;
 use crate::{gpu, DType, Device, Layout, Shape, Tensor};
 
 /// Panics unless q, k, v are `[..., Nq, d]`, `[..., Nk, d]`, `[..., Nk, d]` with the same batch dims.
+/// Whether q, k, v are `[..., Nq, d]`, `[..., Nk, d]`, `[..., Nk, e]` with the same batch dims (the
+/// fused ops do not broadcast them).
+fn shapes_fit(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
+    let r = q.rank();
+    r >= 2
+        && k.rank() == r
+        && v.rank() == r
+        && k.dims()[..r - 1] == v.dims()[..r - 1]
+        && q.dims()[..r - 2] == k.dims()[..r - 2]
+        && q.dim(-1) == k.dim(-1)
+}
+
 fn check_shapes(q: &Tensor, k: &Tensor, v: &Tensor) {
-    let ok = q.rank() >= 2
-        && k.dims() == v.dims()
-        && q.rank() == k.rank()
-        && q.dims()[..q.rank() - 2] == k.dims()[..k.rank() - 2]
-        && q.dim(-1) == k.dim(-1);
     assert!(
-        ok,
-        "attention: q {:?}, k {:?}, v {:?} are not [..., Nq, d], [..., Nk, d], [..., Nk, d]",
+        shapes_fit(q, k, v),
+        "attention: q {:?}, k {:?}, v {:?} are not [..., Nq, d], [..., Nk, d], [..., Nk, e]",
         q.shape(),
         k.shape(),
         v.shape()
@@ -105,11 +112,12 @@ fn cpu_backward(
 
 impl Tensor {
     /// Whether [`Tensor::attention_forward`] and [`Tensor::attention_backward`] run a fused kernel for
-    /// these operands (see the module doc): f32 on the CPU; on a GPU, f32 operands all of one shape
+    /// these operands (see the module doc): f32 on the CPU, with q, k and v of the same batch dims;
+    /// on a GPU, f32 operands all of one shape
     /// `[..., N, d]` (as many keys as queries) with a head dimension the kernels are generated for.
     pub fn attention_is_fused(q: &Tensor, k: &Tensor, v: &Tensor) -> bool {
         if cpu_fused(q, k, v) {
-            return true;
+            return shapes_fit(q, k, v);
         }
         let Device::Gpu(_) = q.device() else { return false };
         let d = q.dims().last().copied().unwrap_or(0);
@@ -119,7 +127,8 @@ impl Tensor {
             && kernels::attention::HEAD_DIMS.contains(&(d as u32))
     }
 
-    /// `softmax(scale q kᵀ) v` over queries `[..., Nq, d]`, keys and values `[..., Nk, d]`, and what
+    /// `softmax(scale q kᵀ) v` over queries `[..., Nq, d]`, keys `[..., Nk, d]` and values
+    /// `[..., Nk, e]` (the same batch dims, not broadcast), and what
     /// [`Tensor::attention_backward`] takes from it: the probabilities `[..., Nq, Nk]` on the CPU's
     /// fused path, elsewhere the logsumexp of each row of scaled scores `[..., Nq]`.
     pub fn attention_forward(q: &Tensor, k: &Tensor, v: &Tensor, scale: f64) -> (Tensor, Tensor) {
@@ -148,10 +157,12 @@ impl Tensor {
         scale: f64,
     ) -> (Tensor, Tensor, Tensor) {
         check_shapes(q, k, v);
+        // The output's shape: a row of v's width per query.
+        let out_dims = [&q.dims()[..q.rank() - 1], &[v.dim(-1)][..]].concat();
         if cpu_fused(q, k, v) {
             let want = [&q.dims()[..q.rank() - 1], &[k.dim(-2)][..]].concat();
             assert!(
-                dout.dims() == q.dims() && saved.dims() == want,
+                dout.dims() == out_dims && saved.dims() == want,
                 "attention_backward: dout {:?} and probabilities {:?} for queries {:?}, keys {:?}",
                 dout.shape(),
                 saved.shape(),
@@ -162,7 +173,7 @@ impl Tensor {
         }
         let lse = saved;
         assert!(
-            out.dims() == q.dims() && dout.dims() == q.dims() && lse.dims() == &q.dims()[..q.rank() - 1],
+            out.dims() == out_dims && dout.dims() == out_dims && lse.dims() == &q.dims()[..q.rank() - 1],
             "attention_backward: out {:?}, dout {:?}, lse {:?} for queries {:?}",
             out.shape(),
             dout.shape(),

@@ -207,22 +207,21 @@ impl Tensor {
 
     /// The rows of [B, N, ...] where the u8 mask [B, N] is set: [B, K, ...].
     pub fn masked_select_rows(&self, mask: &Tensor) -> Tensor {
-        check_row_mask(self, mask, "masked_select_rows");
-        self.take_rows(&mask.mask_indices())
+        self.take_rows(&self.row_mask_indices(mask))
     }
 
     /// A copy of `self` [B, N, ...] with `rows` [B, K, ...] put back where the mask [B, N] is set.
     pub fn masked_put_rows(&self, mask: &Tensor, rows: &Tensor) -> Tensor {
-        check_row_mask(self, mask, "masked_put_rows");
-        self.put_rows(&mask.mask_indices(), rows, false)
+        self.put_rows(&self.row_mask_indices(mask), rows, false)
     }
-}
 
-/// A mask for the rows of x [B, N, ...] must be [B, N]: a shorter one would pass the index checks
-/// and quietly select among the first rows only.
-fn check_row_mask(x: &Tensor, mask: &Tensor, what: &str) {
-    let (dims, want) = (mask.dims(), x.dims().get(..2));
-    assert!(want.is_some_and(|w| w == dims), "{what}: mask {:?} must be [B, N] of input {:?}", mask.shape(), x.shape());
+    /// [`Tensor::mask_indices`] of a mask over the rows of `self` [B, N, ...], which must be
+    /// `[B, N]`: a shorter one would pass the index checks and quietly select among the first rows.
+    pub fn row_mask_indices(&self, mask: &Tensor) -> Tensor {
+        let fits = self.dims().get(..2).is_some_and(|rows| rows == mask.dims());
+        assert!(fits, "row mask {:?} must be [B, N] of input {:?}", mask.shape(), self.shape());
+        mask.mask_indices()
+    }
 }
 
 fn check_same_except(x: &Shape, index: &Shape, axis: usize, what: &str) {

@@ -254,13 +254,13 @@ fn index_select_checks_its_indices_even_with_nothing_to_copy() {
 }
 
 #[test]
-#[should_panic(expected = "masked_select_rows: mask [2, 4] must be [B, N] of input [2, 5, 3]")]
+#[should_panic(expected = "row mask [2, 4] must be [B, N] of input [2, 5, 3]")]
 fn a_mask_shorter_than_the_rows_is_an_error() {
     iota(&[2, 5, 3]).masked_select_rows(&Tensor::from_vec(vec![1u8, 0, 1, 0, 1, 1, 0, 0], [2, 4]));
 }
 
 #[test]
-#[should_panic(expected = "masked_put_rows: mask [2, 5] must be [B, N] of input [3, 5, 1]")]
+#[should_panic(expected = "row mask [2, 5] must be [B, N] of input [3, 5, 1]")]
 fn a_mask_of_another_batch_is_an_error() {
     let mask = Tensor::from_vec(vec![1u8, 0, 1, 0, 0, 1, 1, 0, 0, 0], [2, 5]);
     Tensor::zeros([3, 5, 1], DType::F32).masked_put_rows(&mask, &Tensor::zeros([3, 2, 1], DType::F32));
