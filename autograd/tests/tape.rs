@@ -82,7 +82,7 @@ fn a_value_from_a_consumed_tape_cannot_feed_a_new_graph() {
     h.sum_all().backward();
     // h's own entry is gone, so a gradient through it could not reach w: the op says so.
     let reuse = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| h.square().sum_all()));
-    let message = *reuse.err().expect("a stale input must panic").downcast::<String>().unwrap();
+    let message = *reuse.expect_err("a stale input must panic").downcast::<String>().unwrap();
     assert!(message.contains("is not on this thread's tape") && message.contains("Param::var()"), "{message}");
     // Nor can a parameter read for an earlier pass; reading it again works.
     let stale = w.var();
