@@ -11,6 +11,12 @@
 //! are *added* to the parameter's gradient, so several backward passes accumulate (micro-batches)
 //! until [`Param::zero_grad`]. After `backward` the tape is empty.
 //!
+//! So one tape holds one graph, built on one thread, and is used once: a value recorded before a
+//! `backward` (or [`clear_tape`]), or on another thread, is not on the tape that follows, and an op
+//! or a `backward` that meets one panics rather than quietly dropping its gradient. Each forward
+//! pass reads its parameters afresh with [`Param::var`]; two losses are added, then back-propagated
+//! once.
+//!
 //! A worked example, `L = Σ (w·x)²` for a parameter `w` and a constant `x`:
 //! ```
 //! use autograd::{Param, Var};
