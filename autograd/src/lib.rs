@@ -41,6 +41,8 @@
 //! Mixed precision: inside [`bf16_matmuls`], products of f32 values on a GPU run in bf16 on tensor
 //! cores with f32 accumulation, while parameters and gradients stay f32.
 
+#![warn(missing_docs)]
+
 pub mod gradcheck;
 mod ops;
 mod params;

@@ -12,6 +12,7 @@ pub struct ParamStore {
 }
 
 impl ParamStore {
+    /// An empty store.
     pub fn new() -> Self {
         Self::default()
     }
@@ -25,6 +26,7 @@ impl ParamStore {
         p
     }
 
+    /// The parameter stored under `name` (a linear scan: stores hold a few hundred).
     pub fn get(&self, name: &str) -> Option<&Param> {
         self.entries.iter().find(|(n, _)| n == name).map(|(_, p)| p)
     }
@@ -34,10 +36,12 @@ impl ParamStore {
         self.entries.iter().map(|(n, p)| (n.as_str(), p))
     }
 
+    /// Number of parameters (tensors, not scalars: see `num_elements`).
     pub fn len(&self) -> usize {
         self.entries.len()
     }
 
+    /// True when no parameter has been inserted.
     pub fn is_empty(&self) -> bool {
         self.entries.is_empty()
     }

@@ -45,22 +45,27 @@ impl Var {
         Var::constant(self.value.clone())
     }
 
+    /// The value's shape.
     pub fn shape(&self) -> &Shape {
         self.value.shape()
     }
 
+    /// The value's sizes, outermost first.
     pub fn dims(&self) -> &[usize] {
         self.value.dims()
     }
 
+    /// Size of dim `axis` (negative counts from the end).
     pub fn dim(&self, axis: isize) -> usize {
         self.value.dim(axis)
     }
 
+    /// Number of dims.
     pub fn rank(&self) -> usize {
         self.value.rank()
     }
 
+    /// The value's element type.
     pub fn dtype(&self) -> DType {
         self.value.dtype()
     }
@@ -88,6 +93,7 @@ pub struct Param {
 }
 
 impl Param {
+    /// A parameter with this initial value and no gradient, under a fresh node id.
     pub fn new(value: Tensor) -> Param {
         Param { id: tape::fresh_id(), value: Arc::new(RwLock::new(value)), grad: Arc::new(Mutex::new(None)) }
     }
@@ -130,10 +136,12 @@ impl Param {
         *self.grad.lock().expect("gradient lock poisoned") = None;
     }
 
+    /// The current value's shape (fixed: `set_value` keeps it).
     pub fn shape(&self) -> Shape {
         self.value.read().expect("parameter lock poisoned").shape().clone()
     }
 
+    /// Number of scalars in the parameter.
     pub fn numel(&self) -> usize {
         self.shape().numel()
     }

@@ -18,11 +18,13 @@ enum Keep {
 }
 
 impl Var {
+    /// `self + other` with broadcasting; each gradient is `g` summed back to its operand's shape.
     pub fn add(&self, other: &Var) -> Var {
         let (sa, sb) = (self.shape().clone(), other.shape().clone());
         record(self.value().add(other.value()), &[self, other], move |g| vec![Some(g.sum_to(&sa)), Some(g.sum_to(&sb))])
     }
 
+    /// `self - other` with broadcasting; `other` gets `-g`, summed back to its shape.
     pub fn sub(&self, other: &Var) -> Var {
         let (sa, sb) = (self.shape().clone(), other.shape().clone());
         record(self.value().sub(other.value()), &[self, other], move |g| {
@@ -30,6 +32,7 @@ impl Var {
         })
     }
 
+    /// `self · other` elementwise, broadcasting; each operand's gradient is `g` times the other.
     pub fn mul(&self, other: &Var) -> Var {
         let (a, b) = (self.value(), other.value());
         let y = a.mul(b);
@@ -41,6 +44,7 @@ impl Var {
         })
     }
 
+    /// `self / other` elementwise, broadcasting: `g / b` for `a`, `-g·a / b²` for `b`.
     pub fn div(&self, other: &Var) -> Var {
         let (a, b) = (self.value(), other.value().clone());
         let y = a.div(&b);
@@ -73,14 +77,17 @@ impl Var {
         })
     }
 
+    /// `-self`.
     pub fn neg(&self) -> Var {
         record(self.value().neg(), &[self], |g| vec![Some(g.neg())])
     }
 
+    /// `self + s`; the gradient passes through unchanged.
     pub fn add_scalar(&self, s: f64) -> Var {
         record(self.value().add_scalar(s), &[self], |g| vec![Some(g.clone())])
     }
 
+    /// `self · s`; the gradient is `g · s`.
     pub fn mul_scalar(&self, s: f64) -> Var {
         record(self.value().mul_scalar(s), &[self], move |g| vec![Some(g.mul_scalar(s))])
     }
@@ -96,18 +103,23 @@ impl Var {
         record(y, &[self], move |g| vec![Some(grad(g, &saved))])
     }
 
+    /// e^x; the derivative reuses the output (`g · y`).
     pub fn exp(&self) -> Var {
         self.map(UnaryOp::Exp, Keep::Output, |g, y| g.mul(y))
     }
+    /// Natural log; the derivative is `g / x`.
     pub fn log(&self) -> Var {
         self.map(UnaryOp::Log, Keep::Input, |g, x| g.div(x))
     }
+    /// √x; the derivative is `g / (2y)`, from the output.
     pub fn sqrt(&self) -> Var {
         self.map(UnaryOp::Sqrt, Keep::Output, |g, y| g.div(y).mul_scalar(0.5))
     }
+    /// 1/√x; the derivative is `-g·y³/2`, from the output.
     pub fn rsqrt(&self) -> Var {
         self.map(UnaryOp::Rsqrt, Keep::Output, |g, y| g.mul(&y.powf(3.0)).mul_scalar(-0.5))
     }
+    /// tanh x; the derivative is `g·(1 − y²)`, from the output.
     pub fn tanh(&self) -> Var {
         self.map(UnaryOp::Tanh, Keep::Output, |g, y| g.mul(&y.square().neg().add_scalar(1.0)))
     }
@@ -115,12 +127,15 @@ impl Var {
     pub fn gelu(&self) -> Var {
         self.map(UnaryOp::Gelu, Keep::Input, |g, x| x.gelu_backward(g))
     }
+    /// max(x, 0); the gradient flows where x > 0 (none at 0).
     pub fn relu(&self) -> Var {
         self.map(UnaryOp::Relu, Keep::Input, |g, x| g.mul(&as_float(x.compare_scalar(CmpOp::Gt, 0.0), x)))
     }
+    /// 1 / (1 + e^−x); the derivative is `g·y·(1 − y)`, from the output.
     pub fn sigmoid(&self) -> Var {
         self.map(UnaryOp::Sigmoid, Keep::Output, |g, y| g.mul(&y.mul(&y.neg().add_scalar(1.0))))
     }
+    /// |x|; the derivative is the sign of x (0 at 0).
     pub fn abs(&self) -> Var {
         self.map(UnaryOp::Abs, Keep::Input, |g, x| {
             let pos = as_float(x.compare_scalar(CmpOp::Gt, 0.0), x);
@@ -128,12 +143,15 @@ impl Var {
             g.mul(&pos.sub(&neg))
         })
     }
+    /// x²; the derivative is `2x·g`.
     pub fn square(&self) -> Var {
         self.map(UnaryOp::Square, Keep::Input, |g, x| g.mul(x).mul_scalar(2.0))
     }
+    /// 1/x; the derivative is `-g·y²`, from the output.
     pub fn recip(&self) -> Var {
         self.map(UnaryOp::Recip, Keep::Output, |g, y| g.mul(&y.square()).neg())
     }
+    /// x^p for a constant p; the derivative is `p·x^(p−1)·g`.
     pub fn powf(&self, p: f64) -> Var {
         let x = self.value().clone();
         record(x.powf(p), &[self], move |g| vec![Some(g.mul(&x.powf(p - 1.0)).mul_scalar(p))])

@@ -7,12 +7,14 @@ use crate::tape::record;
 use crate::Var;
 
 impl Var {
+    /// Softmax along `axis`; the backward needs only the output: `y ∘ (g − Σ g∘y)`.
     pub fn softmax(&self, axis: isize) -> Var {
         let y = self.value().softmax(axis);
         let saved = y.clone();
         record(y, &[self], move |g| vec![Some(Tensor::softmax_backward(&saved, g, axis))])
     }
 
+    /// Log-softmax along `axis`; the backward needs only the output: `g − e^y · Σ g`.
     pub fn log_softmax(&self, axis: isize) -> Var {
         let y = self.value().log_softmax(axis);
         let saved = y.clone();

@@ -43,10 +43,13 @@ impl Var {
         self.mean(&[], false)
     }
 
+    /// Largest element over `axes` (empty: all); the gradient goes to the elements equal to it, split
+    /// evenly on ties.
     pub fn max(&self, axes: &[isize], keepdim: bool) -> Var {
         self.extreme(axes, keepdim, true)
     }
 
+    /// Smallest element over `axes` (empty: all); the gradient is split like [`Var::max`]'s.
     pub fn min(&self, axes: &[isize], keepdim: bool) -> Var {
         self.extreme(axes, keepdim, false)
     }

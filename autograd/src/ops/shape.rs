@@ -7,11 +7,13 @@ use crate::tape::{record, record_multi};
 use crate::Var;
 
 impl Var {
+    /// The same elements in another shape (a view when the layout allows); `g` is reshaped back.
     pub fn reshape(&self, shape: impl Into<tensor::Shape>) -> Var {
         let from = self.shape().clone();
         record(self.value().reshape(shape), &[self], move |g| vec![Some(g.reshape(from.clone()))])
     }
 
+    /// Dims reordered (new dim k is old dim `perm[k]`), a view; `g` gets the inverse permutation.
     pub fn permute(&self, perm: &[usize]) -> Var {
         let value = self.value().permute(perm); // checks that `perm` is a permutation of the dims
         let mut inverse = vec![0; perm.len()];
@@ -21,25 +23,30 @@ impl Var {
         record(value, &[self], move |g| vec![Some(g.permute(&inverse))])
     }
 
+    /// Dims `a` and `b` swapped, a view; `g` is swapped back.
     pub fn transpose(&self, a: isize, b: isize) -> Var {
         record(self.value().transpose(a, b), &[self], move |g| vec![Some(g.transpose(a, b))])
     }
 
+    /// Dims `start..=end` merged into one; `g` is reshaped back.
     pub fn flatten(&self, start: isize, end: isize) -> Var {
         let from = self.shape().clone();
         record(self.value().flatten(start, end), &[self], move |g| vec![Some(g.reshape(from.clone()))])
     }
 
+    /// A size-1 dim inserted at `axis`.
     pub fn unsqueeze(&self, axis: isize) -> Var {
         let from = self.shape().clone();
         record(self.value().unsqueeze(axis), &[self], move |g| vec![Some(g.reshape(from.clone()))])
     }
 
+    /// The size-1 dim `axis` removed.
     pub fn squeeze(&self, axis: isize) -> Var {
         let from = self.shape().clone();
         record(self.value().squeeze(axis), &[self], move |g| vec![Some(g.reshape(from.clone()))])
     }
 
+    /// Repeated to `shape` by NumPy rules, without copying; `g` is summed back over the repeats.
     pub fn broadcast_to(&self, shape: impl Into<tensor::Shape>) -> Var {
         let from = self.shape().clone();
         record(self.value().broadcast_to(shape), &[self], move |g| vec![Some(g.sum_to(&from))])
