@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use tensor::Device;
 
 use crate::config::{CaeConfig, Target};
+use crate::masking::{block_mask_fits, MaskSpec};
 
 /// Everything a pre-training run needs, as read from the config file.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -211,14 +212,25 @@ impl RunConfig {
         if o.accum_steps == 0 {
             bail!("optim.accum_steps must be at least 1");
         }
-        if !(o.lr > 0.0 && o.min_lr >= 0.0 && o.min_lr <= o.lr) {
-            bail!("optim.lr must be positive and optim.min_lr in [0, lr]");
+        // Written so that NaN fails every test (it compares false with anything).
+        if !(o.lr > 0.0 && o.min_lr >= 0.0 && o.min_lr <= o.lr && o.lr.is_finite()) {
+            bail!("optim.lr must be positive and finite, and optim.min_lr in [0, lr]");
         }
-        if o.warmup_epochs < 0.0 || o.clip_grad < 0.0 || o.weight_decay < 0.0 {
-            bail!("optim.warmup_epochs, clip_grad and weight_decay must not be negative");
+        let finite_non_negative = |v: f64| v >= 0.0 && v.is_finite();
+        if ![o.warmup_epochs, o.clip_grad, o.weight_decay].into_iter().all(finite_non_negative) {
+            bail!("optim.warmup_epochs, clip_grad and weight_decay must be finite and not negative");
         }
-        if t.epochs <= 0.0 {
-            bail!("train.epochs must be positive");
+        if !((0.0..1.0).contains(&o.beta1) && (0.0..1.0).contains(&o.beta2)) {
+            bail!("optim.beta1 and beta2 must be in [0, 1) (the moments' decay; 1 never updates them)");
+        }
+        if !(o.eps > 0.0 && o.eps.is_finite()) {
+            bail!("optim.eps must be positive (it keeps AdamW's denominator away from 0)");
+        }
+        if !self.model.align_weight.is_none_or(finite_non_negative) {
+            bail!("model.align_weight must be finite and not negative (it weighs a loss)");
+        }
+        if !(t.epochs > 0.0 && t.epochs.is_finite()) {
+            bail!("train.epochs must be positive and finite");
         }
         if t.checkpoint_every == 0 || t.keep_last == 0 || t.plot_every == 0 {
             bail!("train.checkpoint_every, keep_last and plot_every must be at least 1");
@@ -232,6 +244,11 @@ impl RunConfig {
         }
         if !matches!(self.model.mask.as_str(), "block" | "random") {
             bail!("model.mask must be \"block\" or \"random\", not {:?}", self.model.mask);
+        }
+        if self.model.mask == "block" {
+            let c = self.model_config()?;
+            block_mask_fits(&MaskSpec::new(c.grid(), c.grid(), c.num_masked))
+                .map_err(|e| anyhow::anyhow!("model: {e}"))?;
         }
         Ok(())
     }
@@ -372,6 +389,36 @@ mod tests {
         assert!(err.contains("heads"), "{err}");
         let err = format!("{:#}", RunConfig::parse(BASE, &["model.target=\"dalle\"".into()]).unwrap_err());
         assert!(err.contains("tokenizer"), "{err}");
+    }
+
+    #[test]
+    fn numbers_that_cannot_train_are_refused_before_training() {
+        // NaN compares false with anything, so each check must be written to fail on it.
+        for (set, named) in [
+            ("train.epochs=nan", "train.epochs"),
+            ("train.epochs=inf", "train.epochs"),
+            ("optim.warmup_epochs=nan", "warmup_epochs"),
+            ("optim.clip_grad=nan", "clip_grad"),
+            ("optim.weight_decay=nan", "weight_decay"),
+            ("optim.lr=nan", "optim.lr"),
+            ("optim.beta1=1", "beta1"),
+            ("optim.beta2=1.5", "beta2"),
+            ("optim.eps=-1e-8", "optim.eps"),
+            ("model.align_weight=-1", "align_weight"),
+        ] {
+            let err = format!("{:#}", RunConfig::parse(BASE, &[set.into()]).expect_err(set));
+            assert!(err.contains(named), "{set}: {err}");
+        }
+    }
+
+    #[test]
+    fn a_block_mask_the_grid_cannot_hold_is_refused_before_training() {
+        // 16×16 images in 4×4 patches: a 4×4 grid, whose blocks are at most 3×3.
+        let grid4 = ["model.image_size=16".into(), "model.num_masked=13".into()];
+        let err = format!("{:#}", RunConfig::parse(BASE, &grid4).unwrap_err());
+        assert!(err.contains("cannot mask 13 of 4×4") && err.contains("random"), "{err}");
+        let random = [grid4[0].clone(), grid4[1].clone(), "model.mask=\"random\"".into()];
+        assert!(RunConfig::parse(BASE, &random).is_ok());
     }
 
     #[test]
