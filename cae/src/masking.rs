@@ -96,9 +96,12 @@ fn no_block_fits(spec: &MaskSpec) -> String {
     )
 }
 
-/// `block_mask`, also returning the (height, width) of every rectangle placed; `None` once
-/// `MAX_FAILED_PLACEMENTS` placements in a row have failed.
-fn block_mask_with_blocks(spec: &MaskSpec, rng: &mut Rng) -> Option<(Vec<bool>, Vec<(usize, usize)>)> {
+/// A mask and the (height, width) of every rectangle placed in it.
+type BlockMask = (Vec<bool>, Vec<(usize, usize)>);
+
+/// `block_mask`, also returning the rectangles; `None` once `MAX_FAILED_PLACEMENTS` placements in a
+/// row have failed.
+fn block_mask_with_blocks(spec: &MaskSpec, rng: &mut Rng) -> Option<BlockMask> {
     let mut mask = vec![false; spec.cells()];
     let (mut count, mut blocks, mut failed) = (0, Vec::new(), 0);
     while count != spec.num_masked {
