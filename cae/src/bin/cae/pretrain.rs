@@ -43,8 +43,37 @@ pub fn run(config: &Path, set: &[String], resume: bool, progress: bool) -> anyho
     Ok(match summary.outcome {
         Outcome::Finished => ExitCode::SUCCESS,
         Outcome::Interrupted => {
-            println!("interrupted; continue with: cae pretrain --config {} --resume", config.display());
+            // The same overrides again: they may move out_dir or change the schedule.
+            let sets: String = set.iter().map(|s| format!(" --set {}", shell_word(s))).collect();
+            println!(
+                "interrupted; continue with: cae pretrain --config {}{sets} --resume",
+                shell_word(&config.display().to_string())
+            );
             ExitCode::from(INTERRUPTED)
         }
     })
+}
+
+/// `word` as one shell word: as it is when it holds only characters no shell treats specially,
+/// else in single quotes (a quote inside written as `'\''`).
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "._-/=:,+@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_word;
+
+    #[test]
+    fn overrides_are_quoted_only_when_a_shell_would_split_them() {
+        assert_eq!(shell_word("train.out_dir=runs/int"), "train.out_dir=runs/int");
+        assert_eq!(shell_word("train.out_dir=/tmp/run 2"), "'train.out_dir=/tmp/run 2'");
+        assert_eq!(shell_word("model.mask=\"random\""), "'model.mask=\"random\"'");
+        assert_eq!(shell_word("it's"), r"'it'\''s'");
+    }
 }

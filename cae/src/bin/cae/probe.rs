@@ -37,6 +37,12 @@ struct Row {
 }
 
 pub fn run(args: &ProbeArgs) -> anyhow::Result<ExitCode> {
+    // Checked before the model loads: an empty split would crash the probe or score 0%.
+    for (flag, limit) in [("--train-limit", args.train_limit), ("--val-limit", args.val_limit)] {
+        if limit == Some(0) {
+            bail!("{flag} must be at least 1 (leave it out to use the whole split)");
+        }
+    }
     let loaded = model_io::load(&args.checkpoint)?;
     let data = args.data.clone().unwrap_or_else(|| loaded.config.data.path.clone());
     let manifest = Manifest::load(&data.join(MANIFEST_NAME))
