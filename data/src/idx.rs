@@ -47,7 +47,8 @@ pub fn parse_idx(bytes: &[u8]) -> anyhow::Result<IdxArray> {
     let dims: Vec<usize> = (0..ndim)
         .map(|d| u32::from_be_bytes(bytes[4 + 4 * d..8 + 4 * d].try_into().expect("4 bytes")) as usize)
         .collect();
-    let want: usize = dims.iter().product();
+    let want = dims.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    let Some(want) = want else { bail!("dimensions {dims:?} overflow a byte count") };
     let have = bytes.len() - data_start;
     if have != want {
         bail!("dimensions {dims:?} need {want} data bytes, the file holds {have}");
@@ -59,8 +60,12 @@ pub fn parse_idx(bytes: &[u8]) -> anyhow::Result<IdxArray> {
 pub fn read_idx_pair(images: &Path, labels: &Path) -> anyhow::Result<(IdxArray, Vec<u32>)> {
     let imgs = read_idx(images)?;
     let labs = read_idx(labels)?;
-    if imgs.dims.len() != 3 {
-        bail!("{}: expected [count, height, width], found dimensions {:?}", images.display(), imgs.dims);
+    if imgs.dims.len() != 3 || imgs.dims[1] == 0 || imgs.dims[2] == 0 {
+        bail!(
+            "{}: expected [count, height, width] with images of at least 1×1, found {:?}",
+            images.display(),
+            imgs.dims
+        );
     }
     if labs.dims.len() != 1 || labs.dims[0] != imgs.dims[0] {
         bail!("{}: {:?} labels for {} images in {}", labels.display(), labs.dims, imgs.dims[0], images.display());
@@ -71,6 +76,13 @@ pub fn read_idx_pair(images: &Path, labels: &Path) -> anyhow::Result<(IdxArray, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dimensions_that_overflow_are_refused() {
+        let mut b = vec![0, 0, 8, 3, 0, 0, 0, 4];
+        b.extend([0x80, 0, 0, 0, 0x80, 0, 0, 0]); // 4 × 2^31 × 2^31
+        assert!(parse_idx(&b).unwrap_err().to_string().contains("overflow"));
+    }
 
     #[test]
     fn parses_and_rejects() {

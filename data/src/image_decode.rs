@@ -27,7 +27,14 @@ pub enum DecodeError {
     Damaged(String),
     #[error("empty image ({0}x{1})")]
     Empty(u32, u32),
+    #[error("image of {0}x{1} pixels, more than {MAX_PIXELS} (a damaged size field, or not a photo)")]
+    TooLarge(u32, u32),
 }
+
+/// Largest image decoded, in pixels (three bytes each once RGB): a damaged JPEG header can claim
+/// 20000×20000 in a file of 600 bytes, and decoding it would take gigabytes for a black picture.
+/// The limit is twice the size at which Pillow starts warning (89.5 M pixels).
+pub const MAX_PIXELS: u64 = 178_956_970;
 
 /// Decodes `bytes` (a whole file) into an upright RGB image.
 pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
@@ -40,6 +47,10 @@ pub fn decode_rgb(bytes: &[u8]) -> Result<RgbImage, DecodeError> {
     }
     let damaged = |e: image::ImageError| DecodeError::Damaged(e.to_string());
     let mut decoder = reader.into_decoder().map_err(damaged)?;
+    let (w, h) = decoder.dimensions();
+    if u64::from(w) * u64::from(h) > MAX_PIXELS {
+        return Err(DecodeError::TooLarge(w, h));
+    }
     let orientation = decoder.orientation().map_err(damaged)?;
     let mut img = DynamicImage::from_decoder(decoder).map_err(damaged)?;
     img.apply_orientation(orientation);

@@ -104,6 +104,15 @@ fn damaged_and_foreign_files_are_refused_with_a_reason() {
 }
 
 #[test]
+fn a_size_field_claiming_a_huge_image_is_refused_before_decoding() {
+    // The frame header (SOF, FF C0 or FF C2) holds height and width after its length and precision.
+    let mut bytes = jpeg(&red_blue(), 32, 16, jpeg_encoder::ColorType::Rgb, None);
+    let sof = bytes.windows(2).position(|w| w[0] == 0xFF && (w[1] == 0xC0 || w[1] == 0xC2)).expect("a frame header");
+    bytes[sof + 5..sof + 9].copy_from_slice(&[0x4E, 0x20, 0x4E, 0x20]); // 20000 × 20000
+    assert_eq!(decode_rgb(&bytes), Err(DecodeError::TooLarge(20000, 20000)));
+}
+
+#[test]
 fn raw_record_is_the_centre_square() {
     // 300×100: red | green | blue thirds. The centre square is the green third.
     let pixels = (0..100)

@@ -151,13 +151,18 @@ impl BufferPool {
 }
 
 impl Loader {
-    /// A loader over `dataset`; panics on a config that cannot work (zero batch size or workers).
+    /// A loader over `dataset`; panics on a config that cannot work (zero batch size or workers, an
+    /// eval crop larger than its resize).
     pub fn new(dataset: Dataset, config: LoaderConfig) -> Self {
         assert!(
             config.batch_size > 0 && config.workers > 0 && config.prefetch > 0,
             "batch size, workers, prefetch > 0"
         );
         assert!(config.rank < config.world_size, "rank {} must be below world size {}", config.rank, config.world_size);
+        if let Transform::Eval { resize, crop } = config.transform {
+            // The centre crop is taken from the resized image: it must fit inside.
+            assert!(0 < crop && crop <= resize, "eval transform: crop {crop} must be in 1..={resize} (the resize)");
+        }
         Loader { dataset: Arc::new(dataset), config, pool: Arc::default() }
     }
 

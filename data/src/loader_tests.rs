@@ -118,6 +118,16 @@ fn batches_have_both_views_normalised_and_drop_last_trims() {
 }
 
 #[test]
+#[should_panic(expected = "eval transform: crop 8 must be in 1..=4")]
+fn an_eval_crop_larger_than_its_resize_is_refused_up_front() {
+    // Before, the workers panicked on the first batch and the consumer reported a dead worker.
+    let dir = tempfile::tempdir().unwrap();
+    let paths = make_shards(dir.path(), Encoding::Raw);
+    let c = LoaderConfig { transform: Transform::Eval { resize: 4, crop: 8 }, ..config(4, 1) };
+    Loader::new(Dataset::open(&paths).unwrap(), c);
+}
+
+#[test]
 fn eval_reads_in_stored_order_without_randomness() {
     let dir = tempfile::tempdir().unwrap();
     let paths = make_shards(dir.path(), Encoding::Raw);

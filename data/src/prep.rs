@@ -130,6 +130,14 @@ pub fn run_prep(
     bar.finish_and_clear();
     let report = serde_json::to_string_pretty(&skipped)? + "\n";
     write_atomic(&out_dir.join(REPORT_NAME), report.as_bytes())?;
+    // No manifest for a folder with nothing to train on: a run would find 0 batches, not an error.
+    if splits.iter().all(|s| s.records == 0) {
+        bail!(
+            "{}: none of the {total} input files could be read (reasons in {})",
+            settings.source,
+            out_dir.join(REPORT_NAME).display()
+        );
+    }
     let manifest = Manifest { format_version: VERSION, classes: plan.classes, splits, prep: settings.clone() };
     manifest.save(&out_dir.join(MANIFEST_NAME))?;
     Ok(PrepSummary { manifest, skipped, shards_written: written, shards_kept: kept })

@@ -137,3 +137,18 @@ fn bad_settings_and_missing_inputs_are_clear_errors() {
     s.quality = 0;
     assert!(run_prep(&missing, out.path(), &s, false).unwrap_err().to_string().contains("quality"));
 }
+
+#[test]
+fn a_tree_with_nothing_readable_is_an_error_naming_the_report() {
+    let input = tempfile::tempdir().unwrap();
+    let dir = input.path().join("cat");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("x.jpg"), "text, not a photo").unwrap();
+    std::fs::write(dir.join("y.gif"), b"GIF89a\x01\x00\x01\x00\x00\x00\x00;").unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let mut s = settings(input.path(), Encoding::Raw);
+    s.val_fraction = 0.0;
+    let err = run_prep(&Source::Folder { root: input.path().into() }, out.path(), &s, false).unwrap_err();
+    assert!(err.to_string().contains("none of the 2 input files could be read"), "{err}");
+    assert!(out.path().join(REPORT_NAME).exists() && !out.path().join(MANIFEST_NAME).exists());
+}
