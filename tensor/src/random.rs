@@ -124,9 +124,9 @@ fn fill(shape: Shape, dtype: DType, f: impl Fn(u64) -> f64 + Sync + Send) -> Ten
 /// bf16 on [0, 1)). For integer dtypes, whose casts truncate, the bounds are integers.
 fn representable_bounds(low: f64, high: f64, dtype: DType) -> (f64, f64) {
     use half::{bf16, f16};
-    // The neighbour of a finite float one step towards -inf (`down`) or +inf, on its bit pattern:
-    // magnitudes are ordered like their bits, so a step is ±1 on the pattern, with 0 → ∓ the
-    // smallest subnormal.
+    // The neighbour of a finite 16-bit float one step towards -inf (`down`) or +inf, on its bit
+    // pattern: magnitudes are ordered like their bits, so a step is ±1 on the pattern, with 0 → ∓
+    // the smallest subnormal.
     fn step16(bits: u16, down: bool) -> u16 {
         let (sign, magnitude) = (bits & 0x8000, bits & 0x7fff);
         match (magnitude, down == (sign != 0)) {
@@ -135,29 +135,31 @@ fn representable_bounds(low: f64, high: f64, dtype: DType) -> (f64, f64) {
             (_, false) => bits - 1, // towards zero
         }
     }
-    let (lo, hi) = match dtype {
-        DType::F64 => (low, high.next_down()),
+    // One rule for every float type, given its rounding from f64, its exact widening back and its
+    // neighbour one step down (`true`) or up: step inside wherever the rounded bound fell outside.
+    fn inside<T: Copy>(
+        (low, high): (f64, f64),
+        round: impl Fn(f64) -> T,
+        widen: impl Fn(T) -> f64,
+        step: impl Fn(T, bool) -> T,
+    ) -> (f64, f64) {
+        let (l, h) = (round(low), round(high));
+        let l = if widen(l) < low { step(l, false) } else { l };
+        let h = if widen(h) >= high { step(h, true) } else { h };
+        (widen(l), widen(h))
+    }
+    let bounds = (low, high);
+    match dtype {
+        DType::F64 => inside(bounds, |x| x, |x| x, |x: f64, down| if down { x.next_down() } else { x.next_up() }),
         DType::F32 => {
-            let (l, h) = (low as f32, high as f32);
-            let l = if f64::from(l) < low { l.next_up() } else { l };
-            let h = if f64::from(h) >= high { h.next_down() } else { h };
-            (f64::from(l), f64::from(h))
+            inside(bounds, |x| x as f32, f64::from, |x: f32, down| if down { x.next_down() } else { x.next_up() })
         }
-        DType::F16 => {
-            let (l, h) = (f16::from_f64(low), f16::from_f64(high));
-            let l = if l.to_f64() < low { f16::from_bits(step16(l.to_bits(), false)) } else { l };
-            let h = if h.to_f64() >= high { f16::from_bits(step16(h.to_bits(), true)) } else { h };
-            (l.to_f64(), h.to_f64())
-        }
+        DType::F16 => inside(bounds, f16::from_f64, f16::to_f64, |x, down| f16::from_bits(step16(x.to_bits(), down))),
         DType::BF16 => {
-            let (l, h) = (bf16::from_f64(low), bf16::from_f64(high));
-            let l = if l.to_f64() < low { bf16::from_bits(step16(l.to_bits(), false)) } else { l };
-            let h = if h.to_f64() >= high { bf16::from_bits(step16(h.to_bits(), true)) } else { h };
-            (l.to_f64(), h.to_f64())
+            inside(bounds, bf16::from_f64, bf16::to_f64, |x, down| bf16::from_bits(step16(x.to_bits(), down)))
         }
         DType::U8 | DType::I64 => (low.ceil(), high.ceil() - 1.0),
-    };
-    (lo, hi)
+    }
 }
 
 impl Tensor {
