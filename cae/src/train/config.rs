@@ -191,8 +191,8 @@ impl RunConfig {
             apply_override(&mut table, o)?;
         }
         let config: RunConfig = table.try_into()?;
-        config.model_config()?;
-        config.check()?;
+        let model = config.model_config()?;
+        config.check(&model)?;
         Ok(config)
     }
 
@@ -201,7 +201,7 @@ impl RunConfig {
         toml::to_string(self).expect("a RunConfig always serialises")
     }
 
-    fn check(&self) -> anyhow::Result<()> {
+    fn check(&self, model: &CaeConfig) -> anyhow::Result<()> {
         let (d, o, t) = (&self.data, &self.optim, &self.train);
         if d.batch_size == 0 {
             bail!("data.batch_size must be at least 1");
@@ -246,8 +246,7 @@ impl RunConfig {
             bail!("model.mask must be \"block\" or \"random\", not {:?}", self.model.mask);
         }
         if self.model.mask == "block" {
-            let c = self.model_config()?;
-            block_mask_fits(&MaskSpec::new(c.grid(), c.grid(), c.num_masked))
+            block_mask_fits(&MaskSpec::new(model.grid(), model.grid(), model.num_masked))
                 .map_err(|e| anyhow::anyhow!("model: {e}"))?;
         }
         Ok(())
